@@ -1,0 +1,9 @@
+//! ssofresh keeps `~/.aws/credentials` fresh from AWS IAM Identity Center (SSO) logins.
+//!
+//! # Layout
+//! - [`secret`]: the `Secret` type whose `Debug`/`Display` redact tokens and keys.
+//! - [`ini`]: a line-level reader of AWS's INI dialect, faithful to botocore's `configparser`.
+//! - [`config`]: SSO profiles from `~/.aws/config` (legacy and `sso_session` forms).
+pub mod config;
+pub mod ini;
+pub mod secret;
