@@ -1,0 +1,294 @@
+//! The credentials-file editor: a pure function from (old text, changes) to new text.
+//!
+//! It touches only the sections it is asked to write, and in those only the keys it owns
+//! ([`OWNED_KEYS`], `region` when asked, and `aws_security_token` when the user has one, since
+//! botocore prefers it to `aws_session_token`). Every other byte — comments, blank lines,
+//! spacing, order, CRLF endings, a missing final newline, other profiles — comes out as it went
+//! in. A section that holds long-term keys (an access key with no session token) is never
+//! overwritten, and a section that appears twice is left alone: both are reported as
+//! [`Refusal`]s. The result never has a duplicate section or key, which botocore refuses.
+
+use chrono::{DateTime, Utc};
+
+use crate::ini::{self, Kind, Line};
+use crate::secret::Secret;
+use crate::token::format_time;
+
+/// Short-term role credentials, as GetRoleCredentials returns them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleCredentials {
+    /// `aws_access_key_id` (an identifier, not a secret, but never logged either).
+    pub access_key_id: String,
+    /// `aws_secret_access_key`.
+    pub secret_access_key: Secret,
+    /// `aws_session_token`.
+    pub session_token: Secret,
+    /// When the credentials stop working.
+    pub expiration: DateTime<Utc>,
+}
+
+/// The keys ssofresh writes in every section it manages.
+pub const OWNED_KEYS: [&str; 4] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "x_security_token_expires",
+];
+
+/// One section to write.
+#[derive(Debug, Clone)]
+pub struct Update<'a> {
+    /// The section name (`dev` for `[dev]`).
+    pub section: &'a str,
+    /// The credentials to put there.
+    pub credentials: &'a RoleCredentials,
+    /// `region = …` too, when the user asked for it.
+    pub region: Option<&'a str>,
+}
+
+/// Why a section was not written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The section has an access key but no session token: someone's long-term keys.
+    LongTermKeys,
+    /// `[name]` appears more than once (at these lines); botocore refuses such a file.
+    DuplicateSection(Vec<usize>),
+    /// Two updates name the same section.
+    TargetedTwice,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::LongTermKeys => f.write_str(
+                "the section holds long-term keys (an access key without a session token); \
+                 ssofresh never overwrites them: write to another section with --profile NAME:SECTION",
+            ),
+            Refusal::DuplicateSection(lines) => {
+                let lines: Vec<String> = lines.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "the section appears more than once (lines {}), which the AWS CLI refuses too; \
+                     remove the extra copies",
+                    lines.join(", ")
+                )
+            }
+            Refusal::TargetedTwice => f.write_str("two profiles are set to write this same section"),
+        }
+    }
+}
+
+/// The outcome of an edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    /// The new text of the file.
+    pub text: String,
+    /// Sections that were not written, and why.
+    pub refused: Vec<(String, Refusal)>,
+}
+
+/// One output line: its text and its line ending.
+type Out = (String, String);
+
+/// Applies `updates` to the credentials file text `old`.
+pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
+    let lines = ini::lex(old);
+    let eol = ini::dominant_eol(&lines);
+    let mut out: Vec<Out> = lines
+        .iter()
+        .map(|l| (l.text.to_owned(), l.eol.to_owned()))
+        .collect();
+    // Lines to drop and lines to insert after a given index, applied at the end so that
+    // indices into `lines` stay valid while each update is planned.
+    let mut dropped = vec![false; lines.len()];
+    let mut inserted: Vec<Vec<Out>> = vec![Vec::new(); lines.len() + 1];
+    let mut appended: Vec<Out> = Vec::new();
+    let mut refused = Vec::new();
+
+    for (index, update) in updates.iter().enumerate() {
+        if updates[..index]
+            .iter()
+            .chain(&updates[index + 1..])
+            .any(|u| u.section == update.section)
+        {
+            refused.push((update.section.to_owned(), Refusal::TargetedTwice));
+            continue;
+        }
+        let spans = sections_named(&lines, update.section);
+        match spans.as_slice() {
+            [] => {
+                if !appended.is_empty() || !ends_in_blank(&lines) {
+                    appended.push((String::new(), eol.to_owned()));
+                }
+                appended.push((format!("[{}]", update.section), eol.to_owned()));
+                appended.extend(
+                    wanted(update)
+                        .into_iter()
+                        .map(|(k, v)| (format!("{k} = {v}"), eol.to_owned())),
+                );
+            }
+            [span] => {
+                if let Err(refusal) = plan_section(
+                    &lines,
+                    span.clone(),
+                    update,
+                    eol,
+                    &mut out,
+                    &mut dropped,
+                    &mut inserted,
+                ) {
+                    refused.push((update.section.to_owned(), refusal));
+                }
+            }
+            many => {
+                let numbers = many.iter().map(|s| lines[s.start].number).collect();
+                refused.push((
+                    update.section.to_owned(),
+                    Refusal::DuplicateSection(numbers),
+                ));
+            }
+        }
+    }
+
+    let mut result: Vec<Out> = Vec::with_capacity(out.len() + appended.len());
+    result.extend(inserted[0].drain(..));
+    for (i, line) in out.into_iter().enumerate() {
+        if !dropped[i] {
+            result.push(line);
+        }
+        result.extend(inserted[i + 1].drain(..));
+    }
+    result.extend(appended);
+    Edit {
+        text: join(result, old, eol),
+        refused,
+    }
+}
+
+/// Joins output lines. Every line gets an ending except the last, which keeps the original
+/// file's choice: a file that ended without a newline still does.
+fn join(mut lines: Vec<Out>, old: &str, eol: &str) -> String {
+    let final_newline = old.is_empty() || old.ends_with('\n');
+    let count = lines.len();
+    for (i, line) in lines.iter_mut().enumerate() {
+        if i + 1 < count && line.1.is_empty() {
+            line.1 = eol.to_owned();
+        }
+    }
+    if let Some(last) = lines.last_mut() {
+        if final_newline && last.1.is_empty() {
+            last.1 = eol.to_owned();
+        } else if !final_newline {
+            last.1.clear();
+        }
+    }
+    lines.into_iter().flat_map(|(t, e)| [t, e]).collect()
+}
+
+/// The (key, value) pairs an update writes, in the order a new section lists them.
+fn wanted(update: &Update<'_>) -> Vec<(&'static str, String)> {
+    let c = update.credentials;
+    let mut pairs = vec![
+        ("aws_access_key_id", c.access_key_id.clone()),
+        (
+            "aws_secret_access_key",
+            c.secret_access_key.expose().to_owned(),
+        ),
+        ("aws_session_token", c.session_token.expose().to_owned()),
+        ("x_security_token_expires", format_time(c.expiration)),
+    ];
+    if let Some(region) = update.region {
+        pairs.push(("region", region.to_owned()));
+    }
+    pairs
+}
+
+/// Plans the edit of an existing section, or says why it must not be touched.
+fn plan_section(
+    lines: &[Line<'_>],
+    span: std::ops::Range<usize>,
+    update: &Update<'_>,
+    eol: &str,
+    out: &mut [Out],
+    dropped: &mut [bool],
+    inserted: &mut [Vec<Out>],
+) -> Result<(), Refusal> {
+    let has = |name: &str| lines[span.clone()].iter().any(|l| key_of(l) == Some(name));
+    if has("aws_access_key_id") && !has("aws_session_token") && !has("aws_security_token") {
+        return Err(Refusal::LongTermKeys);
+    }
+    let mut pairs = wanted(update);
+    if has("aws_security_token") {
+        pairs.push((
+            "aws_security_token",
+            update.credentials.session_token.expose().to_owned(),
+        ));
+    }
+    // The last line that belongs to the section's content: new keys go after it, before
+    // any blank lines and comments that separate it from the next section.
+    let mut last_content = span.start;
+    let mut seen: Vec<&str> = Vec::new();
+    let mut owner: Option<bool> = None; // Some(true) while inside an owned key's continuation.
+    for i in span.clone().skip(1) {
+        let line = &lines[i];
+        match &line.kind {
+            Kind::Key { key, .. } => {
+                last_content = i;
+                owner = Some(false);
+                if let Some((name, value)) = pairs.iter().find(|(k, _)| k == key) {
+                    owner = Some(true);
+                    if seen.contains(name) {
+                        dropped[i] = true;
+                    } else {
+                        seen.push(name);
+                        out[i].0 = format!("{name} = {value}");
+                    }
+                }
+            }
+            Kind::Continuation(_) => {
+                last_content = i;
+                if owner == Some(true) {
+                    dropped[i] = true;
+                }
+            }
+            Kind::Invalid(_) => last_content = i,
+            Kind::Blank | Kind::Comment | Kind::Section(_) => {}
+        }
+    }
+    let missing = pairs.iter().filter(|(k, _)| !seen.contains(k));
+    inserted[last_content + 1].extend(missing.map(|(k, v)| (format!("{k} = {v}"), eol.to_owned())));
+    Ok(())
+}
+
+/// The key a line sets, if it is a key line.
+fn key_of<'l>(line: &'l Line<'_>) -> Option<&'l str> {
+    match &line.kind {
+        Kind::Key { key, .. } => Some(key),
+        _ => None,
+    }
+}
+
+/// The line ranges (header included) of every section named `name`, matched with surrounding
+/// white space ignored so that `[ dev ]` is never duplicated by a new `[dev]`.
+fn sections_named(lines: &[Line<'_>], name: &str) -> Vec<std::ops::Range<usize>> {
+    let headers: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l.kind, Kind::Section(_)))
+        .map(|(i, _)| i)
+        .collect();
+    headers
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| matches!(lines[**i].kind, Kind::Section(n) if n.trim() == name.trim()))
+        .map(|(k, i)| *i..headers.get(k + 1).copied().unwrap_or(lines.len()))
+        .collect()
+}
+
+/// True when the file is empty or its last line is blank (no separator needed).
+fn ends_in_blank(lines: &[Line<'_>]) -> bool {
+    lines.last().is_none_or(|l| matches!(l.kind, Kind::Blank))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,236 @@
+//! The one place that writes user files: temp file in the same directory, fsync, rename.
+//!
+//! [`replace`] follows a symlinked file to its target (dotfile managers link `~/.aws/credentials`
+//! into a repository), so the link stays a link. The result is always private (0600); when the
+//! file was looser before, the caller is told so it can say so. A folder that has to be created
+//! is created 0700. A crash at any point leaves either the old file or the new one, never a
+//! mix, and at worst a stray `.ssofresh-*.tmp` file beside it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The mode every file ssofresh writes ends up with.
+pub const PRIVATE: u32 = 0o600;
+
+/// A file-system operation that failed, with the path it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {}: {source}", path.display())]
+pub struct FsError {
+    /// What was being done, e.g. "cannot write".
+    pub what: &'static str,
+    /// The path concerned.
+    pub path: PathBuf,
+    /// The underlying error.
+    pub source: io::Error,
+}
+
+fn fs_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> FsError {
+    let path = path.to_owned();
+    move |source| FsError { what, path, source }
+}
+
+/// What [`replace`] did beyond writing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Written {
+    /// The file actually written (the symlink's target when `path` is a link).
+    pub target: PathBuf,
+    /// The old mode, when it was looser than 0600 and has been tightened.
+    pub tightened_from: Option<u32>,
+}
+
+/// Reads a text file; a missing file reads as empty.
+pub fn read_text(path: &Path) -> Result<Option<String>, FsError> {
+    match fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| FsError {
+            what: "refusing to rewrite",
+            path: path.to_owned(),
+            source: io::Error::new(io::ErrorKind::InvalidData, "the file is not UTF-8 text"),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(fs_err("cannot read", path)(e)),
+    }
+}
+
+/// Replaces the file at `path` with `contents`, atomically.
+pub fn replace(path: &Path, contents: &[u8]) -> Result<Written, FsError> {
+    let target = resolve_links(path)?;
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    create_private_dir(&dir)?;
+    let old_mode = match fs::metadata(&target) {
+        Ok(meta) => Some(meta.permissions().mode() & 0o7777),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(fs_err("cannot inspect", &target)(e)),
+    };
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.ssofresh-{}.tmp", std::process::id()));
+    let result = write_then_rename(&tmp, &target, &dir, contents);
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    Ok(Written {
+        target,
+        tightened_from: old_mode.filter(|m| m & 0o077 != 0),
+    })
+}
+
+fn write_then_rename(
+    tmp: &Path,
+    target: &Path,
+    dir: &Path,
+    contents: &[u8],
+) -> Result<(), FsError> {
+    // A leftover from a crashed run of this same process id is ours to replace.
+    let _ = fs::remove_file(tmp);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE)
+        .open(tmp)
+        .map_err(fs_err("cannot create", tmp))?;
+    // The umask may have narrowed the mode further; make it exactly 0600.
+    file.set_permissions(fs::Permissions::from_mode(PRIVATE))
+        .map_err(fs_err("cannot set permissions on", tmp))?;
+    file.write_all(contents)
+        .map_err(fs_err("cannot write", tmp))?;
+    file.sync_all().map_err(fs_err("cannot flush", tmp))?;
+    drop(file);
+    fs::rename(tmp, target).map_err(fs_err("cannot replace", target))?;
+    // Make the rename itself durable.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Follows symlinks (a chain of them, relative or absolute) to the file they point at, which
+/// need not exist yet.
+fn resolve_links(path: &Path) -> Result<PathBuf, FsError> {
+    let mut current = path.to_owned();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = fs::read_link(&current).map_err(fs_err("cannot read link", &current))?;
+                current = match current.parent() {
+                    Some(parent) if link.is_relative() => parent.join(link),
+                    _ => link,
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(fs_err("cannot inspect", &current)(e)),
+        }
+    }
+    Err(FsError {
+        what: "too many levels of symbolic links at",
+        path: path.to_owned(),
+        source: io::Error::other("symlink loop"),
+    })
+}
+
+/// Creates `dir` and any missing parents with mode 0700; existing folders are left as they are.
+pub fn create_private_dir(dir: &Path) -> Result<(), FsError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(fs_err("cannot create folder", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("metadata").permissions().mode() & 0o7777
+    }
+
+    /// A new file, in a new folder, is 0600 in a 0700 folder.
+    #[test]
+    fn creates_private() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let path = home.path().join(".aws/credentials");
+        let w = replace(&path, b"[a]\n").expect("write");
+        assert_eq!(fs::read_to_string(&path).expect("read"), "[a]\n");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&home.path().join(".aws")), 0o700);
+        assert_eq!(w.tightened_from, None);
+    }
+
+    /// A world-readable file is tightened to 0600, and the old mode is reported.
+    #[test]
+    fn tightens_loose_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("credentials");
+        fs::write(&path, "old").expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let w = replace(&path, b"new").expect("replace");
+        assert_eq!(w.tightened_from, Some(0o644));
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(
+            fs::read_dir(dir.path()).expect("ls").count(),
+            1,
+            "no temp file left"
+        );
+    }
+
+    /// A symlinked file is written through to its target and stays a link (chains too).
+    #[test]
+    fn follows_symlinks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dotfiles = dir.path().join("dotfiles");
+        fs::create_dir(&dotfiles).expect("mkdir");
+        fs::write(dotfiles.join("creds"), "old").expect("write");
+        let aws = dir.path().join(".aws");
+        fs::create_dir(&aws).expect("mkdir");
+        symlink("../dotfiles/creds", aws.join("middle")).expect("link");
+        symlink("middle", aws.join("credentials")).expect("link");
+        let w = replace(&aws.join("credentials"), b"new").expect("replace");
+        assert_eq!(w.target, aws.join("../dotfiles/creds"));
+        assert!(
+            fs::symlink_metadata(aws.join("credentials"))
+                .expect("meta")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            fs::read_to_string(dotfiles.join("creds")).expect("read"),
+            "new"
+        );
+    }
+
+    /// A link loop is an error naming the path, not a hang.
+    #[test]
+    fn symlink_loop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        symlink("b", dir.path().join("a")).expect("link");
+        symlink("a", dir.path().join("b")).expect("link");
+        let err = replace(&dir.path().join("a"), b"x").expect_err("loop");
+        assert!(err.to_string().contains("symbolic links"), "{err}");
+    }
+
+    /// Non-UTF-8 files are refused, not mangled.
+    #[test]
+    fn refuses_binary() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("credentials");
+        fs::write(&path, b"[a]\n\xff\n").expect("write");
+        assert!(read_text(&path).is_err());
+        assert_eq!(
+            read_text(&dir.path().join("none")).expect("missing is fine"),
+            None
+        );
+    }
+}
