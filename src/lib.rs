@@ -1,13 +1,32 @@
 //! ssofresh keeps `~/.aws/credentials` fresh from AWS IAM Identity Center (SSO) logins.
 //!
 //! # Layout
-//! - [`secret`]: the `Secret` type whose `Debug`/`Display` redact tokens and keys.
+//! A pass reads the config and the cached logins, decides, calls the portal, and writes the
+//! credentials file once. The decisions are pure functions; I/O stays in thin shells.
+//! - [`cli`]: the command line, parsed raw and resolved into validated values.
+//! - [`app`]: the program as run from the command line: options, the pass, the report.
+//! - [`run`]: one pass with its I/O: logins read once each, bounded concurrent calls, one write.
+//! - [`plan`]: the pure decisions of a pass: targets, usable tokens, outcomes and their messages.
+//! - [`paths`]: the only module that knows where files are (HOME, `AWS_CONFIG_FILE`, …).
+//! - [`config`]: SSO profiles from `~/.aws/config` (legacy and `sso_session` forms), read as botocore does.
 //! - [`ini`]: a line-level reader of AWS's INI dialect, faithful to botocore's `configparser`.
-//! - [`config`]: SSO profiles from `~/.aws/config` (legacy and `sso_session` forms).
 //! - [`token`]: the SSO token cache: file names, token parsing, every `expiresAt` form.
+//! - [`portal`]: GetRoleCredentials through aws-sdk-sso: timeouts, proxies, CAs, error classes, retries.
+//! - [`credfile`]: the credentials editor, a pure function from (old text, changes) to new text.
+//! - [`fsio`]: the one place that writes files: temp file, fsync, rename, 0600, symlinks followed.
+//! - [`secret`]: the `Secret` type whose `Debug`/`Display` redact tokens and keys.
+//! - [`logging`]: the tracing subscriber, with other crates capped below TRACE.
+
+pub mod app;
+pub mod cli;
 pub mod config;
 pub mod credfile;
 pub mod fsio;
 pub mod ini;
+pub mod logging;
+pub mod paths;
+pub mod plan;
+pub mod portal;
+pub mod run;
 pub mod secret;
 pub mod token;

@@ -151,12 +151,12 @@ pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
     }
 
     let mut result: Vec<Out> = Vec::with_capacity(out.len() + appended.len());
-    result.extend(inserted[0].drain(..));
+    result.append(&mut inserted[0]);
     for (i, line) in out.into_iter().enumerate() {
         if !dropped[i] {
             result.push(line);
         }
-        result.extend(inserted[i + 1].drain(..));
+        result.append(&mut inserted[i + 1]);
     }
     result.extend(appended);
     Edit {

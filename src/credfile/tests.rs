@@ -36,12 +36,15 @@ fn edit(old: &str, sections: &[(&str, u32)]) -> Edit {
     apply(old, &updates)
 }
 
+/// (what it shows, old text, sections and credential numbers, new text)
+type Case = (&'static str, String, Vec<(&'static str, u32)>, String);
+
 /// Before/after pairs: what is ours changes, everything else stays byte for byte.
 #[test]
 fn before_after() {
     let b1 = block(1, "\n");
     let b2 = block(2, "\n");
-    let table: Vec<(&str, String, Vec<(&str, u32)>, String)> = vec![
+    let table: Vec<Case> = vec![
         ("empty file", String::new(), vec![("dev", 1)], format!("[dev]\n{b1}")),
         (
             "appends after other profiles and keeps comments",
@@ -198,7 +201,7 @@ fn region_when_asked() {
         credentials: &c,
         region: Some("eu-west-1"),
     };
-    let got = apply("[dev]\nregion = us-east-1\n", &[update.clone()]);
+    let got = apply("[dev]\nregion = us-east-1\n", std::slice::from_ref(&update));
     assert!(
         got.text.starts_with("[dev]\nregion = eu-west-1\n"),
         "{}",
@@ -239,9 +242,9 @@ fn invariants_over_many_inputs() {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
-            text.push_str(if seed % 5 == 0 { "\r\n" } else { "\n" });
+            text.push_str(if seed.is_multiple_of(5) { "\r\n" } else { "\n" });
         }
-        if seed % 3 == 0 {
+        if seed.is_multiple_of(3) {
             text.pop();
         }
         let first = edit(&text, &[("dev", 1), ("default", 2)]);

@@ -1,0 +1,105 @@
+//! The program as the command line runs it: options resolved, one pass, the report printed.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::{self, Args};
+use crate::paths::Paths;
+use crate::portal::CallPolicy;
+use crate::run::{self, Options, Report};
+
+/// Runs ssofresh with parsed arguments and returns the exit status.
+pub fn main(args: Args) -> ExitCode {
+    match run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("ssofresh: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<u8> {
+    let options = resolve(&args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    if !args.once {
+        tracing::warn!("the background daemon is not built yet: running one pass, as with --once");
+    }
+    let report = runtime.block_on(run::pass(&options))?;
+    print_report(&report, &options);
+    Ok(report.exit_status())
+}
+
+/// Turns the raw arguments into validated options.
+fn resolve(args: &Args) -> anyhow::Result<Options> {
+    let selectors = args
+        .profiles
+        .iter()
+        .map(|raw| cli::parse_selector(raw))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let paths = Paths::resolve(args.config.clone(), args.credentials.clone(), |k| {
+        std::env::var(k).ok()
+    })?;
+    Ok(Options {
+        paths,
+        selectors,
+        with_region: args.with_region,
+        policy: CallPolicy {
+            timeout: args.timeout,
+            ..CallPolicy::default()
+        },
+    })
+}
+
+/// Prints what the user must know on stderr: each profile that was not written, with what
+/// to do, and a one-line summary.
+fn print_report(report: &Report, options: &Options) {
+    let paths = &options.paths;
+    if report.no_sso_profiles {
+        eprintln!(
+            "ssofresh: no SSO profile in {}. Set one up with `aws configure sso`, sign in with \
+             `aws sso login`, then run ssofresh again.",
+            paths.config.display()
+        );
+        return;
+    }
+    if let Some(mode) = report.tightened_from {
+        eprintln!(
+            "ssofresh: {} was readable by others (mode {mode:03o}); it is now private (0600)",
+            paths.credentials.display()
+        );
+    }
+    let total = report.outcomes.len();
+    let written = report
+        .outcomes
+        .iter()
+        .filter(|(_, o)| o.is_written())
+        .count();
+    if written > 0 {
+        eprintln!(
+            "ssofresh: wrote {written} of {total} profile{} to {}",
+            if total == 1 { "" } else { "s" },
+            paths.credentials.display()
+        );
+    }
+    let failed: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter(|(_, o)| !o.is_written())
+        .collect();
+    if !failed.is_empty() {
+        eprintln!(
+            "ssofresh: {} of {total} profile{} not written:",
+            failed.len(),
+            if total == 1 { " was" } else { "s were" }
+        );
+        for (name, outcome) in failed {
+            eprintln!("  {name}: {}", outcome.message());
+        }
+    }
+}

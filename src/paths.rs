@@ -1,0 +1,97 @@
+//! The only module that knows where things are: HOME, the config and credentials files, and
+//! the SSO token cache, resolved as the AWS CLI resolves them.
+
+use std::path::{Path, PathBuf};
+
+/// Where ssofresh reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// `~/.aws/config`, or `$AWS_CONFIG_FILE`, or `--config`.
+    pub config: PathBuf,
+    /// `~/.aws/credentials`, or `$AWS_SHARED_CREDENTIALS_FILE`, or `--credentials`.
+    pub credentials: PathBuf,
+    /// `~/.aws/sso/cache`: always under HOME, whatever `AWS_CONFIG_FILE` says (as in every SDK).
+    pub sso_cache: PathBuf,
+}
+
+/// HOME could not be found.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot find your home folder: set HOME")]
+pub struct NoHome;
+
+impl Paths {
+    /// Resolves the paths from the command line and the environment (`env` is a lookup so
+    /// tests need not touch the process environment).
+    pub fn resolve(
+        config: Option<PathBuf>,
+        credentials: Option<PathBuf>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, NoHome> {
+        let home = env("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+            .ok_or(NoHome)?;
+        let from_env = |name: &str| {
+            env(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| expand_tilde(&v, &home))
+        };
+        Ok(Self {
+            config: config
+                .or_else(|| from_env("AWS_CONFIG_FILE"))
+                .unwrap_or_else(|| home.join(".aws").join("config")),
+            credentials: credentials
+                .or_else(|| from_env("AWS_SHARED_CREDENTIALS_FILE"))
+                .unwrap_or_else(|| home.join(".aws").join("credentials")),
+            sso_cache: home.join(".aws").join("sso").join("cache"),
+        })
+    }
+}
+
+/// Expands a leading `~` or `~/` to HOME, as the SDKs do for these variables.
+fn expand_tilde(value: &str, home: &Path) -> PathBuf {
+    match value.strip_prefix('~') {
+        Some("") => home.to_owned(),
+        Some(rest) if rest.starts_with('/') => home.join(&rest[1..]),
+        _ => PathBuf::from(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    /// Defaults, environment variables (with `~`), and flags, in that order of strength.
+    #[test]
+    fn resolution() {
+        let p = Paths::resolve(None, None, env(&[("HOME", "/h")])).expect("home");
+        assert_eq!(p.config, Path::new("/h/.aws/config"));
+        assert_eq!(p.credentials, Path::new("/h/.aws/credentials"));
+        assert_eq!(p.sso_cache, Path::new("/h/.aws/sso/cache"));
+        let vars = [
+            ("HOME", "/h"),
+            ("AWS_CONFIG_FILE", "~/cfg"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/x/creds"),
+        ];
+        let p = Paths::resolve(None, None, env(&vars)).expect("home");
+        assert_eq!(p.config, Path::new("/h/cfg"));
+        assert_eq!(p.credentials, Path::new("/x/creds"));
+        assert_eq!(
+            p.sso_cache,
+            Path::new("/h/.aws/sso/cache"),
+            "the cache never moves"
+        );
+        let p = Paths::resolve(Some("/f".into()), None, env(&vars)).expect("home");
+        assert_eq!(p.config, Path::new("/f"));
+        assert!(Paths::resolve(None, None, env(&[])).is_err());
+    }
+}
