@@ -111,6 +111,23 @@ fn write_then_rename(
     Ok(())
 }
 
+/// Makes an existing file private (0600) when others can read it; returns the old mode then.
+/// The file's content is not touched.
+pub fn make_private(path: &Path) -> Result<Option<u32>, FsError> {
+    let target = resolve_links(path)?;
+    let mode = fs::metadata(&target)
+        .map_err(fs_err("cannot inspect", &target))?
+        .permissions()
+        .mode()
+        & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(None);
+    }
+    fs::set_permissions(&target, fs::Permissions::from_mode(PRIVATE))
+        .map_err(fs_err("cannot set permissions on", &target))?;
+    Ok(Some(mode))
+}
+
 /// Follows symlinks (a chain of them, relative or absolute) to the file they point at, which
 /// need not exist yet.
 fn resolve_links(path: &Path) -> Result<PathBuf, FsError> {
@@ -184,6 +201,10 @@ mod tests {
             1,
             "no temp file left"
         );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).expect("chmod");
+        assert_eq!(make_private(&path).expect("chmod"), Some(0o640));
+        assert_eq!(make_private(&path).expect("chmod"), None);
+        assert_eq!(fs::read_to_string(&path).expect("read"), "new");
     }
 
     /// A symlinked file is written through to its target and stays a link (chains too).

@@ -268,7 +268,7 @@ fn write_credentials(
         let edit = credfile::apply(old_text, updates);
         if old.is_some() && edit.text == old_text {
             debug!(path = %path.display(), "credentials file already up to date");
-            return Ok((edit.refused, None));
+            return Ok((edit.refused, fsio::make_private(path)?));
         }
         if fsio::read_text(path)? != old {
             debug!(path = %path.display(), "changed while editing; redoing the edit");
