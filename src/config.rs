@@ -466,9 +466,14 @@ fn classify(
 ) -> Option<Result<SsoProfile, String>> {
     let values = &section.values;
     let has = |key: &str| values.contains_key(key);
-    if !["sso_session", "sso_start_url", "sso_account_id", "sso_role_name"]
-        .iter()
-        .any(|k| has(k))
+    if ![
+        "sso_session",
+        "sso_start_url",
+        "sso_account_id",
+        "sso_role_name",
+    ]
+    .iter()
+    .any(|k| has(k))
     {
         return None;
     }
@@ -535,7 +540,12 @@ fn classify(
     } else {
         faults(
             values,
-            &["sso_start_url", "sso_region", "sso_account_id", "sso_role_name"],
+            &[
+                "sso_start_url",
+                "sso_region",
+                "sso_account_id",
+                "sso_role_name",
+            ],
             &mut found,
             &mut missing,
             &mut other,
@@ -576,4 +586,338 @@ fn classify(
         region: optional("region"),
         ca_bundle: optional("ca_bundle"),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const SESSION: &str = "[sso-session corp]\nsso_start_url = https://d-1.awsapps.com/start\nsso_region = us-east-1\n";
+
+    fn ok(text: &str) -> Profiles {
+        parse(text).unwrap_or_else(|e| panic!("{e} in {text:?}"))
+    }
+
+    fn names(p: &Profiles) -> Vec<&str> {
+        p.sso.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    fn problem<'a>(p: &'a Profiles, name: &str) -> &'a str {
+        match p.problems.iter().find(|x| x.profile == name) {
+            Some(x) => &x.message,
+            None => panic!("no problem for {name}: {p:?}"),
+        }
+    }
+
+    /// A legacy profile gives a start-URL login with all four settings.
+    #[test]
+    fn legacy_form() {
+        let p = ok(
+            "[profile old]\nsso_start_url = https://d-1.awsapps.com/start/\nsso_region = us-east-1\nsso_account_id = 111122223333\nsso_role_name = Dev\nregion = eu-west-1\nca_bundle = /etc/ca.pem\n",
+        );
+        assert_eq!(
+            p.sso,
+            vec![SsoProfile {
+                name: "old".into(),
+                login: LoginId::StartUrl("https://d-1.awsapps.com/start/".into()),
+                start_url: "https://d-1.awsapps.com/start/".into(),
+                sso_region: "us-east-1".into(),
+                account_id: "111122223333".into(),
+                role_name: "Dev".into(),
+                region: Some("eu-west-1".into()),
+                ca_bundle: Some("/etc/ca.pem".into()),
+            }]
+        );
+        assert!(p.problems.is_empty());
+    }
+
+    /// An `sso_session` profile takes start URL and SSO region from its session.
+    #[test]
+    fn session_form() {
+        let p = ok(&format!(
+            "[profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = Dev\n{SESSION}"
+        ));
+        assert_eq!(p.sso.len(), 1, "{p:?}");
+        let dev = &p.sso[0];
+        assert_eq!(dev.login, LoginId::Session("corp".into()));
+        assert_eq!(dev.start_url, "https://d-1.awsapps.com/start");
+        assert_eq!(dev.sso_region, "us-east-1");
+        assert_eq!(dev.region, None);
+    }
+
+    /// `[default]` and `[profile default]` are one profile; the later section wins, as in
+    /// botocore, and the profile sits where the winning section is.
+    #[test]
+    fn default_and_profile_default() {
+        let a =
+            "[default]\nsso_start_url = u\nsso_region = r\nsso_account_id = 1\nsso_role_name = A\n";
+        let b = "[profile default]\nsso_start_url = u\nsso_region = r\nsso_account_id = 1\nsso_role_name = B\n";
+        let mid = "[profile mid]\nsso_start_url = u\nsso_region = r\nsso_account_id = 1\nsso_role_name = M\n";
+        let p = ok(&format!("{a}{mid}{b}"));
+        assert_eq!(names(&p), ["mid", "default"]);
+        assert_eq!(p.sso[1].role_name, "B");
+        let p = ok(&format!("{b}{mid}{a}"));
+        assert_eq!(names(&p), ["mid", "default"]);
+        assert_eq!(p.sso[1].role_name, "A");
+        // A later [default] without SSO settings hides an earlier [profile default].
+        let p = ok(&format!("{b}[default]\nregion = x\n"));
+        assert!(p.sso.is_empty() && p.problems.is_empty(), "{p:?}");
+    }
+
+    /// Headers are split like `shlex.split`: quotes and backslashes group words; a header that
+    /// is not exactly two words, or does not split, is not a profile.
+    #[test]
+    fn header_names() {
+        let body = "\nsso_start_url = u\nsso_region = r\nsso_account_id = 1\nsso_role_name = R\n";
+        let p = ok(&[
+            "[profile \"my name\"]",
+            "[profile 'single q']",
+            "[profile back\\ slash]",
+            "[profile \"unbalanced]",
+            "[profile three words here]",
+            "[profile]",
+            "[profiles plural]",
+            "[ profile lead]",
+            "[bare]",
+            "[profile  spaced\t]",
+        ]
+        .map(|h| format!("{h}{body}"))
+        .concat());
+        assert_eq!(
+            names(&p),
+            ["my name", "single q", "back slash", "plural", "spaced"]
+        );
+    }
+
+    /// Python's `shlex.split`, case by case (expected values printed by Python 3.11).
+    #[test]
+    fn shlex_matches_python() {
+        let table: [(&str, Option<&[&str]>); 13] = [
+            ("profile dev", Some(&["profile", "dev"])),
+            ("profile \"my name\"", Some(&["profile", "my name"])),
+            ("profile 'a b'", Some(&["profile", "a b"])),
+            ("profile a\\ b", Some(&["profile", "a b"])),
+            ("profile \"a\\\"b\\c\"", Some(&["profile", "a\"b\\c"])),
+            ("profile \"\"", Some(&["profile", ""])),
+            ("profile \"unbalanced", None),
+            ("profile x\\", None),
+            ("a\"b c\"d", Some(&["ab cd"])),
+            ("'it\\'s'", None),
+            ("  \t ", Some(&[])),
+            ("\"\"\"\"", Some(&[""])),
+            ("profile #x", Some(&["profile", "#x"])),
+        ];
+        for (input, want) in table {
+            let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(shlex_split(input), want, "input: {input:?}");
+        }
+    }
+
+    /// Missing or empty settings are reported by name with what to do; the others still run.
+    #[test]
+    fn missing_keys() {
+        let p = ok(
+            "[profile a]\nsso_start_url = u\nsso_account_id = 1\n[profile b]\nsso_start_url = u\nsso_region = r\nsso_account_id = 1\nsso_role_name =\n[profile c]\nsso_start_url = u\nsso_region = r\nsso_account_id = 1\nsso_role_name = R\n",
+        );
+        assert_eq!(names(&p), ["c"]);
+        assert_eq!(
+            problem(&p, "a"),
+            "missing sso_region, sso_role_name; add them to [profile a] in ~/.aws/config or run `aws configure sso`"
+        );
+        assert_eq!(problem(&p, "b"), "sso_role_name is empty in [profile b]");
+    }
+
+    /// A profile naming an sso-session that does not exist is a problem.
+    #[test]
+    fn unknown_session() {
+        let p = ok(&format!(
+            "[profile dev]\nsso_session = crop\nsso_account_id = 1\nsso_role_name = R\n{SESSION}"
+        ));
+        assert!(p.sso.is_empty());
+        assert!(
+            problem(&p, "dev").starts_with(
+                "sso_session names [sso-session crop], which is not in the config file"
+            ),
+            "{p:?}"
+        );
+    }
+
+    /// A start URL (or any setting) in both profile and session must be equal (botocore's
+    /// rule); equal values, trailing slash included, are fine.
+    #[test]
+    fn conflicting_start_url() {
+        let p = ok(&format!(
+            "[profile same]\nsso_session = corp\nsso_start_url = https://d-1.awsapps.com/start\nsso_region = us-east-1\nsso_account_id = 1\nsso_role_name = R\n\
+             [profile slash]\nsso_session = corp\nsso_start_url = https://d-1.awsapps.com/start/\nsso_account_id = 1\nsso_role_name = R\n{SESSION}"
+        ));
+        assert_eq!(names(&p), ["same"]);
+        assert!(
+            problem(&p, "slash")
+                .starts_with("sso_start_url differs between profile slash and sso-session corp"),
+            "{p:?}"
+        );
+    }
+
+    /// An `sso_session` profile with neither account nor role is only for `aws sso login`.
+    #[test]
+    fn token_only_profile_is_skipped() {
+        let p = ok(&format!("[profile login]\nsso_session = corp\n{SESSION}"));
+        assert_eq!(p, Profiles::default());
+    }
+
+    /// Non-SSO profiles are ignored silently.
+    #[test]
+    fn non_sso_profiles_ignored() {
+        let p = ok(
+            "[default]\nregion = x\n[profile keys]\naws_access_key_id = A\n[services s]\nsso_role_name = R\n",
+        );
+        assert_eq!(p, Profiles::default());
+    }
+
+    /// A duplicate section or key refuses the whole file, naming both lines.
+    #[test]
+    fn duplicates_refuse_the_file() {
+        let e = parse("[profile dev]\nregion = a\n\n[profile dev]\nregion = b\n").unwrap_err();
+        assert_eq!(e.line, 4);
+        assert_eq!(
+            e.message,
+            "the section [profile dev] appears twice (first at line 1); the AWS CLI refuses such a file too"
+        );
+        let e = parse("[profile dev]\nRegion = a\nregion = b\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(
+            e.message
+                .contains("region appears twice in [profile dev] (first at line 2)")
+        );
+        // `[profile dev]` and `[profile "dev"]` are different sections for configparser.
+        assert!(parse("[profile dev]\n[profile \"dev\"]\n").is_ok());
+    }
+
+    /// Lines configparser rejects refuse the file too.
+    #[test]
+    fn invalid_lines_refuse_the_file() {
+        assert_eq!(parse("region = x\n[default]\n").unwrap_err().line, 1);
+        assert_eq!(parse("[default]\njunk\n").unwrap_err().line, 2);
+        assert_eq!(
+            parse("[default]\ns3 =\n  junk\n").unwrap_err().line,
+            2,
+            "a nested block line without `=` (botocore's _parse_nested)"
+        );
+    }
+
+    /// Full-line comments (`#`, `;`, indented) are skipped, also inside values; an inline
+    /// `;` or `#` is part of the value.
+    #[test]
+    fn comments() {
+        let p = ok(
+            "# top\n; top\n[profile dev] # after header\n  # indented\nsso_start_url = u ; kept\n\t; tab\nsso_region = r # kept\nsso_account_id = 1\n   ; c\nsso_role_name = R\n",
+        );
+        assert_eq!(p.sso[0].start_url, "u ; kept");
+        assert_eq!(p.sso[0].sso_region, "r # kept");
+        assert_eq!(p.sso[0].role_name, "R");
+    }
+
+    /// Quotes and backslashes in values are kept literally.
+    #[test]
+    fn values_are_raw() {
+        let p = ok(
+            "[profile w]\nsso_start_url = \"u\"\nsso_region = r\nsso_account_id = '1'\nsso_role_name = a\\tb\nca_bundle = C:\\certs\\ca.pem\n",
+        );
+        let w = &p.sso[0];
+        assert_eq!(w.login, LoginId::StartUrl("\"u\"".into()));
+        assert_eq!(w.account_id, "'1'");
+        assert_eq!(w.role_name, "a\\tb");
+        assert_eq!(w.ca_bundle.as_deref(), Some("C:\\certs\\ca.pem"));
+    }
+
+    /// CRLF, lone CR and a missing final newline read the same as LF.
+    #[test]
+    fn line_endings() {
+        let lf = format!(
+            "[profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n{SESSION}"
+        );
+        let want = ok(&lf);
+        assert_eq!(want.sso.len(), 1);
+        assert_eq!(ok(&lf.replace('\n', "\r\n")), want);
+        assert_eq!(ok(&lf.replace('\n', "\r")), want);
+        assert_eq!(ok(lf.trim_end()), want);
+    }
+
+    /// Indented sub-settings (`s3 =` blocks) belong to their key and do not disturb the
+    /// profile; an SSO setting written as a block, or continued on a second line, is a problem.
+    #[test]
+    fn nested_blocks() {
+        let p = ok(
+            "[profile a]\nsso_start_url = u\nsso_region = r\ns3 =\n  max_concurrent_requests = 20\n\n  addressing_style = path\nsso_account_id = 1\nsso_role_name = R\n\
+                    [profile b]\nsso_start_url = u\nsso_region =\n  us-east-1 = x\nsso_account_id = 1\nsso_role_name = R\n\
+                    [profile c]\nsso_start_url = u\nsso_region = r\nsso_account_id = 1\nsso_role_name = R\n  more\n",
+        );
+        assert_eq!(names(&p), ["a"]);
+        assert!(problem(&p, "b").contains("sso_region in [profile b] spans several lines"));
+        assert!(problem(&p, "c").contains("sso_role_name in [profile c] spans several lines"));
+        let view = raw_view("[profile a]\ns3 =\n  max = 20\n  Style = path\n").unwrap();
+        assert_eq!(
+            view.profiles["a"].values["s3"],
+            RawValue::Nested(BTreeMap::from([
+                ("max".into(), "20".into()),
+                ("Style".into(), "path".into())
+            ]))
+        );
+    }
+
+    /// `[DEFAULT]` settings are inherited by every section (sessions too) that does not set
+    /// them; `[DEFAULT]` itself is not a profile and may appear more than once.
+    #[test]
+    fn default_section() {
+        let p = ok("[DEFAULT]\nsso_region = eu-west-1\nregion = eu-west-1\n\
+                    [sso-session corp]\nsso_start_url = u\n\
+                    [profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\
+                    [DEFAULT]\nca_bundle = /ca.pem\n\
+                    [profile own]\nsso_start_url = u\nsso_region = us-east-1\nsso_account_id = 1\nsso_role_name = R\nregion = us-east-2\n");
+        assert_eq!(names(&p), ["dev", "own"]);
+        assert_eq!(p.sso[0].sso_region, "eu-west-1");
+        assert_eq!(p.sso[0].ca_bundle.as_deref(), Some("/ca.pem"));
+        assert_eq!(p.sso[1].sso_region, "us-east-1");
+        assert_eq!(p.sso[1].region.as_deref(), Some("us-east-2"));
+        // Duplicate keys across two [DEFAULT] blocks are still duplicates.
+        assert!(parse("[DEFAULT]\na = 1\n[DEFAULT]\na = 2\n").is_err());
+    }
+
+    /// Profiles come out in file order.
+    #[test]
+    fn file_order() {
+        let body = "\nsso_start_url = u\nsso_region = r\nsso_account_id = 1\nsso_role_name = R\n";
+        let p = ok(&["zeta", "alpha", "mid"]
+            .map(|n| format!("[profile {n}]{body}"))
+            .concat());
+        assert_eq!(names(&p), ["zeta", "alpha", "mid"]);
+    }
+
+    /// No input makes the reader panic: every prefix of a realistic file, every line dropped,
+    /// and odd characters spliced in everywhere.
+    #[test]
+    fn never_panics() {
+        let base = format!(
+            "# c\n[default]\nregion = x\n[profile \"a b\"]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\ns3 =\n  k = v\n\r\n[DEFAULT]\nx = 1\n[profile l]\r\nsso_start_url = u/\nsso_region = r\nsso_account_id = 1\nsso_role_name = \"R\\\"\n  cont\n[profile 'é 開']\nsso_session = corp\n{SESSION}"
+        );
+        let mut inputs: Vec<String> = Vec::new();
+        for (i, _) in base.char_indices() {
+            inputs.push(base[..i].to_owned());
+            for odd in [
+                "[", "]", "\"", "'", "\\", "=", ":", "\n ", "\r", "\u{3000}", "\u{1c}", "#", ";",
+            ] {
+                inputs.push(format!("{}{odd}{}", &base[..i], &base[i..]));
+            }
+        }
+        let lines: Vec<&str> = base.lines().collect();
+        for skip in 0..lines.len() {
+            let mut l = lines.clone();
+            l.remove(skip);
+            inputs.push(l.join("\n"));
+        }
+        for input in &inputs {
+            let _ = parse(input);
+        }
+    }
 }

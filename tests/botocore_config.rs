@@ -106,18 +106,25 @@ fn compare(path: &Path) -> Vec<String> {
     let view = match (config::raw_view(&text), theirs.get("error")) {
         (Err(_), Some(_)) => return wrong,
         (Err(e), None) => {
-            wrong.push(format!("{name}: we refuse the file ({e}), botocore reads it"));
+            wrong.push(format!(
+                "{name}: we refuse the file ({e}), botocore reads it"
+            ));
             return wrong;
         }
         (Ok(_), Some(error)) => {
-            wrong.push(format!("{name}: botocore refuses the file ({error}), we read it"));
+            wrong.push(format!(
+                "{name}: botocore refuses the file ({error}), we read it"
+            ));
             return wrong;
         }
         (Ok(view), None) => view,
     };
     for (field, ours) in [
         ("profiles", json_sections(&view.profiles, &PROFILE_KEYS)),
-        ("sso_sessions", json_sections(&view.sso_sessions, &SESSION_KEYS)),
+        (
+            "sso_sessions",
+            json_sections(&view.sso_sessions, &SESSION_KEYS),
+        ),
     ] {
         if theirs[field] != ours {
             wrong.push(format!(
@@ -182,7 +189,8 @@ fn compare(path: &Path) -> Vec<String> {
                 let agrees = match status {
                     "error" => true,
                     "ok" => {
-                        unusable_value(&section.values) || session_values.is_some_and(unusable_value)
+                        unusable_value(&section.values)
+                            || session_values.is_some_and(unusable_value)
                     }
                     "none" => legacy_login_only,
                     _ => false,
