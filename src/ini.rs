@@ -22,7 +22,8 @@ pub struct Line<'a> {
     pub number: usize,
     /// The line's text without its line ending.
     pub text: &'a str,
-    /// The line ending: `"\n"`, `"\r\n"` or `""` for a last line without one.
+    /// The line ending: `"\n"`, `"\r\n"`, `"\r"` (Python's universal newlines end a line at a
+    /// lone carriage return too) or `""` for a last line without one.
     pub eol: &'a str,
     /// What the line is.
     pub kind: Kind<'a>,
@@ -53,8 +54,9 @@ pub fn lex(text: &str) -> Vec<Line<'_>> {
     // Indentation of the key whose value may continue, when there is one.
     let mut key_indent: Option<usize> = None;
     for (index, (body, eol)) in split_lines(text).into_iter().enumerate() {
-        let trimmed = body.trim();
-        let indent = body.len() - body.trim_start().len();
+        let trimmed = py_trim(body);
+        // Python measures indentation in characters (`re.search(r"\S", line).start()`).
+        let indent = body.chars().take_while(|&c| py_space(c)).count();
         let kind = if trimmed.is_empty() {
             Kind::Blank
         } else if trimmed.starts_with('#') || trimmed.starts_with(';') {
@@ -96,27 +98,35 @@ fn section_name(trimmed: &str) -> Option<&str> {
 /// Splits `key = value` at the first `=` or `:`; the key is lowercased as configparser does.
 fn split_key(trimmed: &str) -> Option<(String, &str)> {
     let at = trimmed.find(['=', ':'])?;
-    let key = trimmed[..at].trim_end();
+    let key = trimmed[..at].trim_end_matches(py_space);
     if key.is_empty() {
         return None;
     }
-    Some((key.to_lowercase(), trimmed[at + 1..].trim()))
+    Some((key.to_lowercase(), py_trim(&trimmed[at + 1..])))
 }
 
-/// Splits text into (line, ending) pairs; a final line without an ending is kept.
+/// Python's idea of white space (`str.isspace`, `re`'s `\s`): Unicode `White_Space` plus the
+/// four information separators U+001C..U+001F, which Rust's `char::is_whitespace` leaves out.
+pub fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's `str.strip()`.
+pub fn py_trim(s: &str) -> &str {
+    s.trim_matches(py_space)
+}
+
+/// Splits text into (line, ending) pairs the way Python's text-mode files do (universal
+/// newlines: `\n`, `\r\n` or a lone `\r` ends a line); a final line without an ending is kept.
 fn split_lines(text: &str) -> Vec<(&str, &str)> {
     let mut out = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
-        match rest.find('\n') {
+        match rest.find(['\n', '\r']) {
             Some(at) => {
-                let (line, eol_len) = if at > 0 && rest.as_bytes()[at - 1] == b'\r' {
-                    (&rest[..at - 1], 2)
-                } else {
-                    (&rest[..at], 1)
-                };
-                out.push((line, &rest[line.len()..line.len() + eol_len]));
-                rest = &rest[line.len() + eol_len..];
+                let eol_len = if rest[at..].starts_with("\r\n") { 2 } else { 1 };
+                out.push((&rest[..at], &rest[at..at + eol_len]));
+                rest = &rest[at + eol_len..];
             }
             None => {
                 out.push((rest, ""));
@@ -230,6 +240,51 @@ mod tests {
         for (text, want) in table {
             assert_eq!(kinds(text), want, "input: {text:?}");
         }
+    }
+
+    /// Python reads files with universal newlines: a lone `\r` ends a line too.
+    #[test]
+    fn lone_carriage_return_ends_a_line() {
+        let lines = lex("[a]\rk = v\r\nx = y\r");
+        let eols: Vec<&str> = lines.iter().map(|l| l.eol).collect();
+        assert_eq!(eols, ["\r", "\r\n", "\r"]);
+        assert_eq!(lines[0].kind, Kind::Section("a"));
+        assert_eq!(
+            lines[1].kind,
+            Kind::Key {
+                key: "k".to_owned(),
+                value: "v"
+            }
+        );
+    }
+
+    /// White space is Python's (U+001C..U+001F count), and indentation is counted in
+    /// characters, not bytes, as `configparser` does.
+    #[test]
+    fn python_white_space_and_indent() {
+        use Kind::*;
+        assert_eq!(
+            kinds("\u{1c}[a]\u{1f}\nk\u{1d} = v\u{1e}\n"),
+            vec![
+                Section("a"),
+                Key {
+                    key: "k".to_owned(),
+                    value: "v"
+                }
+            ]
+        );
+        // U+3000 is one character (three bytes): two spaces are deeper.
+        assert_eq!(
+            kinds("[s]\n\u{3000}k = v\n  more\n"),
+            vec![
+                Section("s"),
+                Key {
+                    key: "k".to_owned(),
+                    value: "v"
+                },
+                Continuation("more")
+            ]
+        );
     }
 
     /// CRLF files are recognised, so added lines can match them.
