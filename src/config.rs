@@ -466,15 +466,10 @@ fn classify(
 ) -> Option<Result<SsoProfile, String>> {
     let values = &section.values;
     let has = |key: &str| values.contains_key(key);
-    if ![
-        "sso_session",
-        "sso_start_url",
-        "sso_account_id",
-        "sso_role_name",
-    ]
-    .iter()
-    .any(|k| has(k))
-    {
+    // As in botocore, a profile is for SSO credentials when it names an account or a role.
+    // One with only sso_session (or only a start URL and region) is a login-only profile,
+    // used by `aws sso login`: nothing to write for it, and nothing wrong with it.
+    if !has("sso_account_id") && !has("sso_role_name") {
         return None;
     }
     let place = format!("[{}]", section.header);
@@ -483,9 +478,6 @@ fn classify(
     let mut other = Vec::new();
     let login;
     if has("sso_session") {
-        if !has("sso_account_id") && !has("sso_role_name") {
-            return None; // token-only: used by `aws sso login --sso-session`
-        }
         match field(values, "sso_session") {
             Field::Text(session_name) => {
                 login = LoginId::Session(session_name.to_owned());

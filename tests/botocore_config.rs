@@ -166,8 +166,7 @@ fn compare(path: &Path) -> Vec<String> {
             }
             (None, Some(problem)) => {
                 // botocore only checks that keys are present, so it accepts empty or
-                // multi-line values that can never work; and it ignores a legacy profile
-                // without account and role, which we report as incomplete.
+                // multi-line values that can never work; we report those.
                 let unusable_value = |values: &BTreeMap<String, RawValue>| {
                     CREDENTIAL_KEYS.iter().any(|k| match values.get(*k) {
                         Some(RawValue::Text(t)) => t.is_empty() || t.contains('\n'),
@@ -183,16 +182,13 @@ fn compare(path: &Path) -> Vec<String> {
                         RawValue::Nested(_) => None,
                     })
                     .map(|s| &s.values);
-                let legacy_login_only = !section.values.contains_key("sso_session")
-                    && !section.values.contains_key("sso_account_id")
-                    && !section.values.contains_key("sso_role_name");
                 let agrees = match status {
                     "error" => true,
                     "ok" => {
                         unusable_value(&section.values)
                             || session_values.is_some_and(unusable_value)
                     }
-                    "none" => legacy_login_only,
+                    "none" => false,
                     _ => false,
                 };
                 if !agrees {
