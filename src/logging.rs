@@ -4,6 +4,8 @@
 //! print whole requests and responses, which carry the bearer token and the secret key.
 //! Timestamps are left out under systemd (journald adds its own) and for `--once`.
 
+use std::io::IsTerminal;
+
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::filter_fn;
@@ -25,6 +27,7 @@ pub fn init(verbose: u8, quiet: bool, timestamps: bool) {
         filter_fn(|meta| meta.target().starts_with("ssofresh") || *meta.level() <= FOREIGN_CAP);
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let registry = tracing_subscriber::registry().with(filter).with(cap);
     if timestamps {

@@ -178,7 +178,7 @@ pub async fn pass(options: &Options) -> Result<Report, Fatal> {
     outcomes.sort_by_key(|(name, _)| order(name));
     for (name, outcome) in &outcomes {
         if outcome.is_written() {
-            info!(profile = %name, "{}", outcome.message());
+            info!("{name}: {}", outcome.message());
         }
     }
     debug!(
@@ -235,7 +235,7 @@ async fn fetch_all(
                     &target.profile.role_name,
                     &token.access_token,
                     |attempt, error, delay| {
-                        warn!(profile = %name, "attempt {attempt} failed: {error}; retrying in {delay:.1?}");
+                        warn!("{name}: attempt {attempt} failed: {error}; retrying in {delay:.1?}");
                     },
                 )
                 .await;
