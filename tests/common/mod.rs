@@ -1,0 +1,23 @@
+//! The harness shared by every integration test.
+//!
+//! # Layout
+//! - [`home`]: [`TestHome`], a temporary HOME with `.aws/config`, `.aws/credentials` and SSO
+//!   token cache helpers.
+//! - [`run`]: [`ssofresh`] builds a command for the real binary with a cleared environment
+//!   pointed at a [`Portal`]; [`run`] runs it with a hard timeout.
+//! - [`portal`]: [`Portal`], a local stand-in for the SSO portal and SSO OIDC that speaks the
+//!   real wire protocol and records every request.
+//! - [`readers`]: real clients (botocore, the JavaScript SDK v2) that judge a credentials file.
+//!
+//! Each test binary uses only part of this module, hence the `dead_code` allowance.
+#![allow(dead_code, unused_imports)]
+
+pub mod home;
+pub mod portal;
+pub mod readers;
+pub mod run;
+
+pub use home::{TestHome, cache_file_name, token_json};
+pub use portal::{Portal, Recorded, Reply};
+pub use readers::{botocore_read, js_v2_read};
+pub use run::{Outcome, run, run_with_timeout, ssofresh};

@@ -1,0 +1,84 @@
+//! Real clients that judge a credentials file: botocore (boto3, the AWS CLI) and the AWS SDK
+//! for JavaScript v2 (`AWS.SharedIniFileCredentials`, as used by Serverless Framework v3).
+//!
+//! Both scripts live in `tests/readers/` and print
+//! `{"<profile>": {"access_key", "secret_key", "token", "method"}}`, or `{"error": "…"}` when
+//! the reader fails (e.g. a duplicate section). A missing interpreter or module is a panic
+//! telling the user to run `bash scripts/test.sh`; these tests never skip silently.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const HOW_TO_INSTALL: &str = "run `bash scripts/test.sh` from the repository, which installs \
+     botocore into target/test-venv and the JavaScript SDK into tests/readers/node_modules \
+     and sets SSOFRESH_TEST_PYTHON";
+
+fn readers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("readers")
+}
+
+/// Reads `profiles` from the credentials file at `path` with botocore
+/// (`Session(profile=…).get_credentials()`). The interpreter is `$SSOFRESH_TEST_PYTHON`,
+/// default `python3`.
+#[track_caller]
+pub fn botocore_read(path: &Path, profiles: &[&str]) -> Value {
+    let python = std::env::var_os("SSOFRESH_TEST_PYTHON").unwrap_or_else(|| "python3".into());
+    let mut cmd = Command::new(&python);
+    cmd.arg(readers_dir().join("botocore_creds.py"));
+    read_with(cmd, "botocore", path, profiles)
+}
+
+/// Reads `profiles` from the credentials file at `path` with the AWS SDK for JavaScript v2
+/// (`new AWS.SharedIniFileCredentials({profile, filename}).get(cb)`), using the modules in
+/// `tests/readers/node_modules`.
+#[track_caller]
+pub fn js_v2_read(path: &Path, profiles: &[&str]) -> Value {
+    let mut cmd = Command::new("node");
+    cmd.arg(readers_dir().join("js_v2_creds.js"))
+        .env("NODE_PATH", readers_dir().join("node_modules"));
+    read_with(cmd, "the JavaScript SDK v2", path, profiles)
+}
+
+#[track_caller]
+fn read_with(mut cmd: Command, reader: &str, path: &Path, profiles: &[&str]) -> Value {
+    // A clean environment: no AWS_* variables or profiles from the developer's shell leak in,
+    // and HOME points at an empty directory.
+    let home = tempfile::tempdir().expect("temporary HOME for a reader");
+    cmd.env_remove("AWS_PROFILE");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .current_dir(readers_dir())
+        .arg(path)
+        .args(profiles)
+        .stdin(Stdio::null());
+    let output = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot start {reader} reader {:?}: {e}; {HOW_TO_INSTALL}",
+            cmd.get_program()
+        )
+    });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.code() {
+        Some(0 | 1) => serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+            panic!("{reader} reader printed no JSON ({e})\nstdout: {stdout}\nstderr: {stderr}")
+        }),
+        Some(3) => panic!(
+            "{reader} is not installed: {}; {HOW_TO_INSTALL}",
+            stderr.trim()
+        ),
+        _ => panic!(
+            "{reader} reader failed ({})\nstdout: {stdout}\nstderr: {stderr}",
+            output.status
+        ),
+    }
+}

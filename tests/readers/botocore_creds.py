@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Reads profiles from a credentials file with botocore, as boto3 and the AWS CLI do.
+
+Usage: botocore_creds.py CREDENTIALS_FILE PROFILE...
+
+Prints {"<profile>": {"access_key", "secret_key", "token", "method"} or null, ...} as JSON.
+On any exception prints {"error": "<class>: <message>"} and exits 1.
+Exits 3 if botocore cannot be imported (run `bash scripts/test.sh` to install it).
+"""
+import json
+import os
+import sys
+import tempfile
+
+try:
+    import botocore.session
+except ImportError as e:
+    print(f"botocore is not importable by {sys.executable}: {e}", file=sys.stderr)
+    sys.exit(3)
+
+
+def main():
+    path, profiles = sys.argv[1], sys.argv[2:]
+    with tempfile.TemporaryDirectory(prefix="ssofresh-botocore-") as tmp:
+        empty_config = os.path.join(tmp, "config")
+        open(empty_config, "w").close()
+        os.environ["AWS_SHARED_CREDENTIALS_FILE"] = path
+        os.environ["AWS_CONFIG_FILE"] = empty_config
+        os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+        result = {}
+        try:
+            for name in profiles:
+                creds = botocore.session.Session(profile=name).get_credentials()
+                if creds is None:
+                    result[name] = None
+                    continue
+                frozen = creds.get_frozen_credentials()
+                result[name] = {
+                    "access_key": frozen.access_key,
+                    "secret_key": frozen.secret_key,
+                    "token": frozen.token,
+                    "method": creds.method,
+                }
+        except Exception as e:  # noqa: BLE001 - every failure is reported to the test
+            print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+            sys.exit(1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
