@@ -1,9 +1,7 @@
 //! The real readers (botocore, the JavaScript SDK v2) work and tolerate the credentials-file
 //! format a human leaves behind: comments, CRLF line ends, several profiles.
 
-mod common;
-
-use common::{TestHome, botocore_read, js_v2_read};
+use crate::common::{TestHome, botocore_read, js_v2_read};
 use serde_json::json;
 
 const HAND_MADE: &str = "# written by hand\r\n\

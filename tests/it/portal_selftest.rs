@@ -1,12 +1,11 @@
 //! The local portal is faithful: the real `aws_sdk_sso` client parses its answers and
 //! classifies its errors as it would the real portal's.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::common::{Portal, Reply};
 use aws_sdk_sso::Client;
 use aws_sdk_sso::config::retry::RetryConfig;
 use aws_sdk_sso::config::timeout::TimeoutConfig;
@@ -15,7 +14,6 @@ use aws_sdk_sso::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sso::operation::get_role_credentials::{
     GetRoleCredentialsError, GetRoleCredentialsOutput,
 };
-use common::{Portal, Reply};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "111122223333";

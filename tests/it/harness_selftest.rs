@@ -1,12 +1,12 @@
 //! The harness itself: token file names, the binary's environment, and the hard timeout.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
+use crate::common::{
+    Portal, TestHome, cache_file_name, run, run_with_timeout, ssofresh, token_json,
+};
 use chrono::{TimeZone, Utc};
-use common::{Portal, TestHome, cache_file_name, run, run_with_timeout, ssofresh, token_json};
 
 /// Token files are named by the lowercase hex SHA-1 of the session name or start URL, as the
 /// AWS CLI names them (values computed with Python's hashlib).

@@ -1,0 +1,13 @@
+//! The integration tests, in one binary (one link, one build of the harness).
+//!
+//! - [`common`]: the harness: temporary HOME, the real binary, the local portal, real readers.
+//! - [`once`]: `ssofresh --once` as users run it, judged by botocore and the JavaScript SDK v2.
+//! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
+//! - [`portal_selftest`], [`readers_selftest`], [`harness_selftest`]: the harness is faithful.
+
+mod botocore_config;
+mod common;
+mod harness_selftest;
+mod once;
+mod portal_selftest;
+mod readers_selftest;
