@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(short, long = "profile", value_name = "NAME[:SECTION]")]
     pub profiles: Vec<String>,
 
-    /// Renew this long before the credentials expire (e.g. 90s, 5m, 1h).
+    /// Renew this long before the credentials expire (e.g. 90s, 5m, 1h); used by the daemon.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub refresh_margin: Duration,
 

@@ -356,6 +356,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             return;
         }
         let Ok(stream) = stream else { continue };
+        let _ = stream.set_nodelay(true);
         let id = shared.next_stream.fetch_add(1, Ordering::SeqCst);
         if let Ok(clone) = stream.try_clone() {
             shared
@@ -600,8 +601,10 @@ fn write_response(
         head.push_str("Connection: close\r\n");
     }
     head.push_str("\r\n");
+    // One write: head and body in separate segments would meet Nagle's algorithm and the
+    // client's delayed ACK, adding milliseconds to every answer.
+    head.push_str(&response.body);
     writer.write_all(head.as_bytes())?;
-    writer.write_all(response.body.as_bytes())?;
     writer.flush()
 }
 
