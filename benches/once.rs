@@ -4,8 +4,9 @@
 //!
 //! Run with `cargo bench --bench once`. It prints figures; it asserts nothing about speed.
 
+#![allow(clippy::print_stdout)] // a benchmark's job is to print figures
+
 #[path = "../tests/it/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::process::{Command, Stdio};
