@@ -16,19 +16,19 @@ pub const PRIVATE: u32 = 0o600;
 
 /// A file-system operation that failed, with the path it concerns.
 #[derive(Debug, thiserror::Error)]
-#[error("{what} {}: {source}", path.display())]
+#[error("{what} {}: {error}", path.display())]
 pub struct FsError {
     /// What was being done, e.g. "cannot write".
     pub what: &'static str,
     /// The path concerned.
     pub path: PathBuf,
     /// The underlying error.
-    pub source: io::Error,
+    pub error: io::Error,
 }
 
 fn fs_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> FsError {
     let path = path.to_owned();
-    move |source| FsError { what, path, source }
+    move |error| FsError { what, path, error }
 }
 
 /// What [`replace`] did beyond writing.
@@ -46,7 +46,10 @@ pub fn read_text(path: &Path) -> Result<Option<String>, FsError> {
         Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| FsError {
             what: "refusing to rewrite",
             path: path.to_owned(),
-            source: io::Error::new(io::ErrorKind::InvalidData, "the file is not UTF-8 text"),
+            error: io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the file is not UTF-8 text; save it as UTF-8 and run again",
+            ),
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(fs_err("cannot read", path)(e)),
@@ -149,7 +152,7 @@ fn resolve_links(path: &Path) -> Result<PathBuf, FsError> {
     Err(FsError {
         what: "too many levels of symbolic links at",
         path: path.to_owned(),
-        source: io::Error::other("symlink loop"),
+        error: io::Error::other("symlink loop"),
     })
 }
 

@@ -3,8 +3,13 @@
 //! Every call has a timeout, goes through `HTTPS_PROXY`/`NO_PROXY` when they are set, and
 //! trusts the system's certificate authorities (`SSL_CERT_FILE` and `SSL_CERT_DIR` included)
 //! plus the PEM file named by `AWS_CA_BUNDLE` or the profile's `ca_bundle`, as corporate
-//! networks that inspect TLS need. The endpoint follows the SDK's rules, so
-//! `AWS_ENDPOINT_URL_SSO` points it at a local stand-in.
+//! networks that inspect TLS need. `AWS_ENDPOINT_URL_SSO` (or `AWS_ENDPOINT_URL`) points it
+//! elsewhere, as in every SDK; tests point it at a local stand-in.
+//!
+//! The clients are built from aws-sdk-sso alone, without aws-config's loader: that loader
+//! reads `~/.aws/credentials` on its own and, when the file is not UTF-8, logs its raw bytes
+//! (secrets included) at WARN. ssofresh needs nothing from it but the endpoint variables,
+//! which [`Endpoint::from_env`] reads.
 //!
 //! Retries are ours, not the SDK's, so each one is logged and the classes stay explicit:
 //! [`CallError::is_transient`] decides what is retried.
@@ -13,10 +18,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_sdk_sso::config::Region;
+use aws_sdk_sso::config::retry::RetryConfig;
+use aws_sdk_sso::config::timeout::TimeoutConfig;
+use aws_sdk_sso::config::{BehaviorVersion, Region};
 use aws_sdk_sso::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sso::operation::get_role_credentials::GetRoleCredentialsError;
 use aws_smithy_http_client::proxy::ProxyConfig;
@@ -171,10 +175,33 @@ pub struct Route {
 
 /// A PEM bundle that could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read the CA bundle {}: {source}", path.display())]
+#[error("cannot read the CA bundle {}: {error}", path.display())]
 pub struct BundleError {
     pub path: PathBuf,
-    pub source: std::io::Error,
+    pub error: std::io::Error,
+}
+
+/// A service endpoint set by environment variable, as the AWS SDKs read it: the
+/// service-specific `AWS_ENDPOINT_URL_<SERVICE>` first, then `AWS_ENDPOINT_URL`, neither when
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Endpoint(pub Option<String>);
+
+impl Endpoint {
+    /// Reads the endpoint for the service whose variable suffix is `service` (e.g. `SSO`).
+    pub fn from_env(service: &str, env: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        if set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            return Self(None);
+        }
+        Self(set(&format!("AWS_ENDPOINT_URL_{service}")).or_else(|| set("AWS_ENDPOINT_URL")))
+    }
 }
 
 /// Portal clients, one per [`Route`], sharing one configuration.
@@ -187,18 +214,15 @@ pub struct Portal {
 impl Portal {
     /// Builds a client for each route. A route whose CA bundle is unreadable gets an error
     /// that every call on it returns.
-    pub async fn new(routes: impl IntoIterator<Item = Route>, policy: CallPolicy) -> Self {
+    pub fn new(
+        routes: impl IntoIterator<Item = Route>,
+        endpoint: &Endpoint,
+        policy: CallPolicy,
+    ) -> Self {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(policy.timeout.min(Duration::from_secs(5)))
             .operation_attempt_timeout(policy.timeout)
             .build();
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .no_credentials()
-            .region(Region::new("us-east-1"))
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(timeouts)
-            .load()
-            .await;
         let mut clients = HashMap::new();
         for route in routes {
             if clients.contains_key(&route) {
@@ -206,11 +230,16 @@ impl Portal {
             }
             let client = http_client(route.ca_bundle.as_deref())
                 .map(|http| {
-                    let conf = aws_sdk_sso::config::Builder::from(&shared)
+                    let mut conf = aws_sdk_sso::config::Builder::new()
+                        .behavior_version(BehaviorVersion::latest())
                         .region(Region::new(route.region.clone()))
-                        .http_client(http)
-                        .build();
-                    aws_sdk_sso::Client::from_conf(conf)
+                        .retry_config(RetryConfig::disabled())
+                        .timeout_config(timeouts.clone())
+                        .http_client(http);
+                    if let Some(url) = &endpoint.0 {
+                        conf = conf.endpoint_url(url);
+                    }
+                    aws_sdk_sso::Client::from_conf(conf.build())
                 })
                 .map_err(|e| e.to_string());
             clients.insert(route, client);
@@ -311,9 +340,9 @@ fn http_client(
 ) -> Result<aws_sdk_sso::config::SharedHttpClient, BundleError> {
     let mut trust = TrustStore::default();
     if let Some(path) = ca_bundle {
-        let pem = std::fs::read(path).map_err(|source| BundleError {
+        let pem = std::fs::read(path).map_err(|error| BundleError {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         trust = trust.with_pem_certificate(pem);
     }
@@ -322,7 +351,7 @@ fn http_client(
         .build()
         .map_err(|e| BundleError {
             path: ca_bundle.map(Path::to_owned).unwrap_or_default(),
-            source: std::io::Error::other(e.to_string()),
+            error: std::io::Error::other(e.to_string()),
         })?;
     Ok(
         HttpBuilder::new().build_with_connector_fn(move |settings, components| {
@@ -370,6 +399,37 @@ mod tests {
             let got = classify(status, code, Some("msg"));
             assert_eq!(class(&got), want, "{status:?} {code:?} gave {got:?}");
         }
+    }
+
+    /// The endpoint variables, in the SDKs' order of strength.
+    #[test]
+    fn endpoint_from_env() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert_eq!(Endpoint::from_env("SSO", env(&[])), Endpoint(None));
+        let both = &[
+            ("AWS_ENDPOINT_URL_SSO", "http://a"),
+            ("AWS_ENDPOINT_URL", "http://b"),
+        ];
+        assert_eq!(
+            Endpoint::from_env("SSO", env(both)).0.as_deref(),
+            Some("http://a")
+        );
+        assert_eq!(
+            Endpoint::from_env("SSO_OIDC", env(both)).0.as_deref(),
+            Some("http://b")
+        );
+        let ignored = &[
+            ("AWS_ENDPOINT_URL_SSO", "http://a"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE"),
+        ];
+        assert_eq!(Endpoint::from_env("SSO", env(ignored)), Endpoint(None));
     }
 
     /// Backoff doubles and its jitter stays within half of the step.

@@ -20,7 +20,7 @@ use crate::credfile::{self, RoleCredentials, Update};
 use crate::fsio::{self, FsError};
 use crate::paths::Paths;
 use crate::plan::{self, Outcome, Target};
-use crate::portal::{CallError, CallPolicy, Portal, Route};
+use crate::portal::{CallError, CallPolicy, Endpoint, Portal, Route};
 use crate::token::{self, Token, TokenError};
 
 /// How many GetRoleCredentials calls may be in flight at once.
@@ -49,10 +49,10 @@ pub enum Fatal {
     #[error(transparent)]
     Fs(#[from] FsError),
     /// The config file is malformed the way botocore refuses too.
-    #[error("{} {source}; fix that line (the AWS CLI cannot read this file either)", path.display())]
+    #[error("{}: {error}", path.display())]
     Config {
         path: PathBuf,
-        source: config::ParseError,
+        error: config::ParseError,
     },
     /// The credentials file changed under every attempt to write it.
     #[error("{} kept changing while ssofresh was writing it; run again", .0.display())]
@@ -195,9 +195,9 @@ fn load_profiles(path: &std::path::Path) -> Result<Profiles, Fatal> {
         debug!(path = %path.display(), "no config file");
         return Ok(Profiles::default());
     };
-    config::parse(&text).map_err(|source| Fatal::Config {
+    config::parse(&text).map_err(|error| Fatal::Config {
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 
@@ -218,7 +218,12 @@ async fn fetch_all(
             .clone()
             .or_else(|| t.profile.ca_bundle.as_ref().map(PathBuf::from)),
     };
-    let portal = Arc::new(Portal::new(jobs.iter().map(|(t, _)| route_of(t)), policy).await);
+    let endpoint = Endpoint::from_env("SSO", |k| std::env::var(k).ok());
+    let portal = Arc::new(Portal::new(
+        jobs.iter().map(|(t, _)| route_of(t)),
+        &endpoint,
+        policy,
+    ));
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS));
     let mut set = JoinSet::new();
     for (target, token) in jobs {

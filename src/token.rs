@@ -60,10 +60,10 @@ pub enum TokenError {
     #[error("no cached login at {}", path.display())]
     Missing { path: PathBuf },
     /// The file exists but cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a token: empty, half-written, not JSON, or JSON of another kind.
     #[error("{} is not a usable SSO token ({problem})", path.display())]
@@ -123,10 +123,10 @@ pub fn read(path: &Path) -> Result<Token, TokenError> {
                 path: path.to_owned(),
             });
         }
-        Err(source) => {
+        Err(error) => {
             return Err(TokenError::Unreadable {
                 path: path.to_owned(),
-                source,
+                error,
             });
         }
     };

@@ -543,3 +543,50 @@ fn secrets_never_reach_the_output() {
         }
     }
 }
+
+/// A credentials file that cannot be written, or that is not text, is a fatal error (exit 1)
+/// naming the file, and nothing is changed.
+#[test]
+fn unwritable_or_binary_credentials_file_is_fatal() {
+    let (home, portal) = setup();
+    let blocker = home.path().join("not-a-folder");
+    fs::write(&blocker, "x").expect("write");
+    let mut cmd = ssofresh(&home, &portal);
+    cmd.args(["--once", "--credentials"])
+        .arg(blocker.join("credentials"));
+    let out = run(cmd);
+    out.assert_status(1);
+    assert!(out.stderr.contains(&blocker.display().to_string()), "{out}");
+
+    let binary = b"[old]\naws_secret_access_key = keep-this-secret\xff\xfe\n";
+    fs::create_dir_all(home.aws_dir()).expect("mkdir");
+    fs::write(home.credentials_path(), binary).expect("write");
+    let out = once(&home, &portal, &[]);
+    out.assert_status(1);
+    assert!(out.stderr.contains("not UTF-8"), "{out}");
+    // Regression: aws-config's loader used to log such a file's raw bytes at WARN.
+    assert!(
+        !out.stderr.contains("keep-this-secret") && !out.stderr.contains("bytes:"),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read(home.credentials_path()).expect("read"),
+        binary,
+        "left as it was"
+    );
+}
+
+/// A config path that cannot be read is fatal and named.
+#[test]
+fn unreadable_config_is_fatal() {
+    let (home, portal) = setup();
+    let mut cmd = ssofresh(&home, &portal);
+    cmd.args(["--once", "--config"]).arg(home.path());
+    let out = run(cmd);
+    out.assert_status(1);
+    assert!(out.stderr.contains("cannot read"), "{out}");
+    assert!(
+        out.stderr.contains(&home.path().display().to_string()),
+        "{out}"
+    );
+}
