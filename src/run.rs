@@ -267,6 +267,13 @@ fn write_credentials(
     path: &std::path::Path,
     updates: &[Update<'_>],
 ) -> Result<(Refusals, Option<u32>), Fatal> {
+    fsio::with_write_lock(path, || edit_and_replace(path, updates))
+}
+
+fn edit_and_replace(
+    path: &std::path::Path,
+    updates: &[Update<'_>],
+) -> Result<(Refusals, Option<u32>), Fatal> {
     for _ in 0..WRITE_ATTEMPTS {
         let old = fsio::read_text(path)?;
         let old_text = old.as_deref().unwrap_or("");

@@ -474,11 +474,16 @@ fn symlink_followed_and_file_made_private() {
         "{text}"
     );
     assert_eq!(mode(&target), 0o600);
-    let leftovers: Vec<_> = fs::read_dir(&dotfiles)
+    let mut beside: Vec<_> = fs::read_dir(&dotfiles)
         .expect("ls")
-        .map(|e| e.expect("entry").file_name())
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers.len(), 1, "no temp file left: {leftovers:?}");
+    beside.sort();
+    assert_eq!(
+        beside,
+        [".aws-credentials.ssofresh.lock", "aws-credentials"],
+        "no temp file left"
+    );
 }
 
 /// `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE` are honoured; `--credentials` wins.
