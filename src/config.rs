@@ -554,7 +554,7 @@ fn classify(
     let mut clauses = Vec::new();
     if !missing.is_empty() {
         clauses.push(format!(
-            "missing {}; add {} to {place} in ~/.aws/config or run `aws configure sso`",
+            "missing {}; add {} to {place} in the config file or run `aws configure sso`",
             missing.join(", "),
             if missing.len() == 1 { "it" } else { "them" }
         ));
@@ -715,7 +715,7 @@ mod tests {
         assert_eq!(names(&p), ["c"]);
         assert_eq!(
             problem(&p, "a"),
-            "missing sso_region, sso_role_name; add them to [profile a] in ~/.aws/config or run `aws configure sso`"
+            "missing sso_region, sso_role_name; add them to [profile a] in the config file or run `aws configure sso`"
         );
         assert_eq!(problem(&p, "b"), "sso_role_name is empty in [profile b]");
     }
