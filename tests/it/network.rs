@@ -187,3 +187,17 @@ fn http_proxy_gets_absolute_form() {
     );
     assert_eq!(net.portal.credential_requests().len(), 1);
 }
+
+/// `NO_PROXY=localhost` bypasses `HTTPS_PROXY` for an endpoint named `localhost`.
+#[test]
+fn no_proxy_localhost_bypasses_the_proxy() {
+    let net = setup();
+    let proxy = ConnectProxy::start();
+    let mut cmd = net.once();
+    cmd.env("AWS_ENDPOINT_URL_SSO", net.front.localhost_url())
+        .env("AWS_CA_BUNDLE", &net.ca)
+        .env("HTTPS_PROXY", proxy.url())
+        .env("NO_PROXY", "localhost");
+    net.assert_written(&run(cmd));
+    assert_eq!(proxy.requests(), Vec::new(), "the proxy was used");
+}
