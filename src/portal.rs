@@ -43,7 +43,8 @@ pub enum CallError {
     /// 429, 5xx, timeouts, network errors: worth another try later.
     #[error("the portal could not be reached or failed ({detail})")]
     Transient { detail: String },
-    /// Anything else (a malformed request or response): retrying will not help.
+    /// Anything else (a malformed request or response, a portal certificate that is not
+    /// trusted): retrying will not help.
     #[error("the portal call failed ({detail})")]
     Failed { detail: String },
 }
@@ -100,8 +101,33 @@ pub fn classify(status: Option<u16>, code: Option<&str>, message: Option<&str>) 
     }
 }
 
+/// The reason rustls gave for refusing the portal's certificate, if `chain` (an error as
+/// [`DisplayErrorContext`](aws_smithy_types::error::display::DisplayErrorContext) prints it)
+/// shows one: `UnknownIssuer`, `Expired`, `NotValidForName`, …
+pub fn untrusted_certificate(chain: &str) -> Option<&str> {
+    if let Some((_, rest)) = chain.split_once("InvalidCertificate(") {
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        let reason = &rest[..end];
+        let reason = reason
+            .strip_suffix("Context")
+            .filter(|r| !r.is_empty())
+            .unwrap_or(reason);
+        return Some(if reason.is_empty() {
+            "invalid certificate"
+        } else {
+            reason
+        });
+    }
+    chain
+        .contains("invalid peer certificate")
+        .then_some("invalid certificate")
+}
+
 fn classify_sdk(
     err: SdkError<GetRoleCredentialsError, aws_sdk_sso::config::http::HttpResponse>,
+    region: &str,
 ) -> CallError {
     match &err {
         SdkError::ServiceError(service) => {
@@ -112,16 +138,28 @@ fn classify_sdk(
         SdkError::TimeoutError(_) => CallError::Transient {
             detail: "no answer within the timeout".to_owned(),
         },
-        SdkError::DispatchFailure(d) => CallError::Transient {
-            detail: if d.is_timeout() {
-                "connection timed out".to_owned()
+        SdkError::DispatchFailure(d) => {
+            let chain = format!(
+                "{}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            );
+            if d.is_timeout() {
+                CallError::Transient {
+                    detail: "connection timed out".to_owned(),
+                }
+            } else if let Some(reason) = untrusted_certificate(&chain) {
+                // Another attempt meets the same certificate.
+                CallError::Failed {
+                    detail: format!(
+                        "the TLS certificate of the SSO portal in {region} is not trusted \
+                         ({reason}); if your network inspects TLS, point AWS_CA_BUNDLE (or \
+                         ca_bundle in the profile) at your organisation's CA bundle"
+                    ),
+                }
             } else {
-                format!(
-                    "{}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&err)
-                )
-            },
-        },
+                CallError::Transient { detail: chain }
+            }
+        }
         SdkError::ResponseError(r) => {
             let status = r.raw().status().as_u16();
             if status >= 500 || status == 429 {
@@ -267,7 +305,9 @@ impl Portal {
         };
         let mut attempt = 1;
         loop {
-            let result = self.attempt(client, account_id, role_name, token).await;
+            let result = self
+                .attempt(client, &route.region, account_id, role_name, token)
+                .await;
             match result {
                 Err(e) if e.is_transient() && attempt < self.policy.attempts => {
                     let delay = backoff(self.policy.backoff, attempt);
@@ -283,6 +323,7 @@ impl Portal {
     async fn attempt(
         &self,
         client: &aws_sdk_sso::Client,
+        region: &str,
         account_id: &str,
         role_name: &str,
         token: &Secret,
@@ -302,7 +343,7 @@ impl Portal {
                         detail: "no answer within the timeout".to_owned(),
                     });
                 }
-                Ok(result) => result.map_err(classify_sdk)?,
+                Ok(result) => result.map_err(|e| classify_sdk(e, region))?,
             };
         let creds = output.role_credentials().ok_or_else(|| CallError::Failed {
             detail: "the answer has no roleCredentials".to_owned(),
@@ -334,6 +375,26 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
     exp + exp.mul_f64(fastrand::f64() * 0.5)
 }
 
+/// Checks that a CA bundle holds at least one certificate and nothing malformed. The HTTP
+/// client panics on a malformed bundle, so it must never see one.
+pub fn check_bundle(pem: &[u8]) -> Result<(), String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a valid PEM file ({e:?})"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in it".to_owned());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for (n, cert) in certs.into_iter().enumerate() {
+        roots
+            .add(cert)
+            .map_err(|e| format!("certificate {} cannot be used ({e})", n + 1))?;
+    }
+    Ok(())
+}
+
 /// An HTTPS client that trusts the system CAs plus `ca_bundle`, and honours proxy variables.
 fn http_client(
     ca_bundle: Option<&Path>,
@@ -343,6 +404,10 @@ fn http_client(
         let pem = std::fs::read(path).map_err(|error| BundleError {
             path: path.to_owned(),
             error,
+        })?;
+        check_bundle(&pem).map_err(|problem| BundleError {
+            path: path.to_owned(),
+            error: std::io::Error::new(std::io::ErrorKind::InvalidData, problem),
         })?;
         trust = trust.with_pem_certificate(pem);
     }
@@ -430,6 +495,85 @@ mod tests {
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE"),
         ];
         assert_eq!(Endpoint::from_env("SSO", env(ignored)), Endpoint(None));
+    }
+
+    /// A refused certificate is found in the error chain, by the reason rustls gave; other
+    /// connection failures are not mistaken for one.
+    #[test]
+    fn certificate_failures() {
+        let chain = "dispatch failure: io error: client error (Connect): TLS handshake failed: \
+                     invalid peer certificate: UnknownIssuer (DispatchFailure(DispatchFailure { \
+                     source: ConnectorError { kind: Io, source: hyper_util::client::legacy::\
+                     Error(Connect, TlsConnectError { kind: Protocol, source: Custom { kind: \
+                     Other, error: Custom { kind: InvalidData, error: InvalidCertificate(\
+                     UnknownIssuer) } } }), connection: Unknown } }))";
+        assert_eq!(untrusted_certificate(chain), Some("UnknownIssuer"));
+        let table = [
+            ("error: InvalidCertificate(Expired) }", Some("Expired")),
+            (
+                "InvalidCertificate(ExpiredContext { time: UnixTime(1), not_after: UnixTime(0) })",
+                Some("Expired"),
+            ),
+            (
+                "InvalidCertificate(NotValidForNameContext { expected: .. })",
+                Some("NotValidForName"),
+            ),
+            (
+                "TLS handshake failed: invalid peer certificate: certificate expired",
+                Some("invalid certificate"),
+            ),
+            ("io error: Connection refused (os error 111)", None),
+            ("received fatal alert: HandshakeFailure", None),
+        ];
+        for (chain, want) in table {
+            assert_eq!(untrusted_certificate(chain), want, "{chain}");
+        }
+    }
+
+    /// A dispatch failure over a refused certificate is final, names the region and the
+    /// settings that fix it; other connection failures stay transient.
+    #[test]
+    fn certificate_failure_is_not_retried() {
+        use aws_sdk_sso::error::ConnectorError;
+        let dispatch = |msg: &str| {
+            SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::other(
+                msg.to_owned(),
+            ))))
+        };
+        let e = classify_sdk(
+            dispatch("invalid peer certificate: UnknownIssuer"),
+            "eu-west-1",
+        );
+        assert!(!e.is_transient(), "{e:?}");
+        let CallError::Failed { detail } = e else {
+            panic!("{e:?}")
+        };
+        for part in [
+            "SSO portal in eu-west-1",
+            "not trusted",
+            "AWS_CA_BUNDLE",
+            "ca_bundle",
+        ] {
+            assert!(detail.contains(part), "{part} in {detail}");
+        }
+        let e = classify_sdk(dispatch("Connection refused (os error 111)"), "eu-west-1");
+        assert!(e.is_transient(), "{e:?}");
+    }
+
+    /// A CA bundle must be PEM certificates: garbage, empty files and non-certificates are
+    /// refused here (the HTTP client would panic on them).
+    #[test]
+    fn bundle_checks() {
+        assert!(check_bundle(b"").is_err());
+        assert!(check_bundle(b"just text\n").is_err());
+        let bad_base64 = b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        assert!(check_bundle(bad_base64).is_err());
+        let not_a_cert = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(
+            check_bundle(not_a_cert)
+                .expect_err("not a certificate")
+                .contains("certificate 1")
+        );
     }
 
     /// Backoff doubles and its jitter stays within half of the step.

@@ -2,12 +2,14 @@
 //!
 //! - [`common`]: the harness: temporary HOME, the real binary, the local portal, real readers.
 //! - [`once`]: `ssofresh --once` as users run it, judged by botocore and the JavaScript SDK v2.
+//! - [`network`]: HTTPS with a private CA, and proxies, through the real binary.
 //! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
 //! - [`portal_selftest`], [`readers_selftest`], [`harness_selftest`]: the harness is faithful.
 
 mod botocore_config;
 mod common;
 mod harness_selftest;
+mod network;
 mod once;
 mod portal_selftest;
 mod readers_selftest;

@@ -213,6 +213,11 @@ impl Portal {
         format!("http://{}", self.addr)
     }
 
+    /// The address it listens on (`127.0.0.1:<port>`).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// Grants `role` in `account` to `access_token`; credentials live for `lifetime`.
     pub fn grant(&self, access_token: &str, account: &str, role: &str, lifetime: Duration) {
         self.shared
