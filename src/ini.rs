@@ -137,11 +137,17 @@ fn split_lines(text: &str) -> Vec<(&str, &str)> {
     out
 }
 
-/// The line ending a file mostly uses: CRLF when most of its lines end so, else LF.
+/// The line ending a file mostly uses (LF, CRLF or a lone CR), LF when there is none.
 pub fn dominant_eol(lines: &[Line<'_>]) -> &'static str {
-    let crlf = lines.iter().filter(|l| l.eol == "\r\n").count();
-    let lf = lines.iter().filter(|l| l.eol == "\n").count();
-    if crlf > lf { "\r\n" } else { "\n" }
+    let count = |eol: &str| lines.iter().filter(|l| l.eol == eol).count();
+    let (lf, crlf, cr) = (count("\n"), count("\r\n"), count("\r"));
+    if crlf > lf && crlf >= cr {
+        "\r\n"
+    } else if cr > lf && cr > crlf {
+        "\r"
+    } else {
+        "\n"
+    }
 }
 
 #[cfg(test)]
@@ -293,5 +299,6 @@ mod tests {
         assert_eq!(dominant_eol(&lex("[a]\r\nk=v\r\n")), "\r\n");
         assert_eq!(dominant_eol(&lex("[a]\nk=v")), "\n");
         assert_eq!(dominant_eol(&lex("")), "\n");
+        assert_eq!(dominant_eol(&lex("[a]\rk=v\r")), "\r");
     }
 }

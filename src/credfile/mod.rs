@@ -168,7 +168,7 @@ pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
 /// Joins output lines. Every line gets an ending except the last, which keeps the original
 /// file's choice: a file that ended without a newline still does.
 fn join(mut lines: Vec<Out>, old: &str, eol: &str) -> String {
-    let final_newline = old.is_empty() || old.ends_with('\n');
+    let final_newline = old.is_empty() || old.ends_with(['\n', '\r']);
     let count = lines.len();
     for (i, line) in lines.iter_mut().enumerate() {
         if i + 1 < count && line.1.is_empty() {
@@ -188,15 +188,13 @@ fn join(mut lines: Vec<Out>, old: &str, eol: &str) -> String {
 /// The (key, value) pairs an update writes, in the order a new section lists them.
 fn wanted(update: &Update<'_>) -> Vec<(&'static str, String)> {
     let c = update.credentials;
-    let mut pairs = vec![
-        ("aws_access_key_id", c.access_key_id.clone()),
-        (
-            "aws_secret_access_key",
-            c.secret_access_key.expose().to_owned(),
-        ),
-        ("aws_session_token", c.session_token.expose().to_owned()),
-        ("x_security_token_expires", format_time(c.expiration)),
+    let values = [
+        c.access_key_id.clone(),
+        c.secret_access_key.expose().to_owned(),
+        c.session_token.expose().to_owned(),
+        format_time(c.expiration),
     ];
+    let mut pairs: Vec<(&'static str, String)> = OWNED_KEYS.into_iter().zip(values).collect();
     if let Some(region) = update.region {
         pairs.push(("region", region.to_owned()));
     }
@@ -213,8 +211,24 @@ fn plan_section(
     dropped: &mut [bool],
     inserted: &mut [Vec<Out>],
 ) -> Result<(), Refusal> {
-    let has = |name: &str| lines[span.clone()].iter().any(|l| key_of(l) == Some(name));
-    if has("aws_access_key_id") && !has("aws_session_token") && !has("aws_security_token") {
+    let section = &lines[span.clone()];
+    let has = |name: &str| {
+        section
+            .iter()
+            .any(|l| key_of(l).is_some_and(|(k, _)| k == name))
+    };
+    // A token key counts only with a value: `aws_session_token =` guards nothing.
+    let has_value = |name: &str| {
+        section
+            .iter()
+            .any(|l| key_of(l).is_some_and(|(k, v)| k == name && !v.is_empty()))
+    };
+    // AKIA is the prefix of long-term access keys; role credentials are ASIA.
+    let long_term_id = section
+        .iter()
+        .any(|l| key_of(l).is_some_and(|(k, v)| k == "aws_access_key_id" && v.starts_with("AKIA")));
+    let temporary = has_value("aws_session_token") || has_value("aws_security_token");
+    if long_term_id || (has("aws_access_key_id") && !temporary) {
         return Err(Refusal::LongTermKeys);
     }
     let mut pairs = wanted(update);
@@ -241,7 +255,10 @@ fn plan_section(
                         dropped[i] = true;
                     } else {
                         seen.push(name);
-                        out[i].0 = format!("{name} = {value}");
+                        // Keep the indentation: an indented key rewritten at column 0 would
+                        // turn the indented siblings below it into its continuation lines.
+                        let indent = &line.text[..line.text.len() - line.text.trim_start().len()];
+                        out[i].0 = format!("{indent}{name} = {value}");
                     }
                 }
             }
@@ -260,16 +277,16 @@ fn plan_section(
     Ok(())
 }
 
-/// The key a line sets, if it is a key line.
-fn key_of<'l>(line: &'l Line<'_>) -> Option<&'l str> {
+/// The key a line sets and its value, if it is a key line.
+fn key_of<'l>(line: &'l Line<'_>) -> Option<(&'l str, &'l str)> {
     match &line.kind {
-        Kind::Key { key, .. } => Some(key),
+        Kind::Key { key, value } => Some((key, value)),
         _ => None,
     }
 }
 
-/// The line ranges (header included) of every section named `name`, matched with surrounding
-/// white space ignored so that `[ dev ]` is never duplicated by a new `[dev]`.
+/// The line ranges (header included) of every section named exactly `name`. Like configparser,
+/// which does not trim section names, `[ dev ]` is another section than `[dev]`.
 fn sections_named(lines: &[Line<'_>], name: &str) -> Vec<std::ops::Range<usize>> {
     let headers: Vec<usize> = lines
         .iter()
@@ -280,7 +297,7 @@ fn sections_named(lines: &[Line<'_>], name: &str) -> Vec<std::ops::Range<usize>>
     headers
         .iter()
         .enumerate()
-        .filter(|(_, i)| matches!(lines[**i].kind, Kind::Section(n) if n.trim() == name.trim()))
+        .filter(|(_, i)| matches!(lines[**i].kind, Kind::Section(n) if n == name))
         .map(|(k, i)| *i..headers.get(k + 1).copied().unwrap_or(lines.len()))
         .collect()
 }

@@ -89,10 +89,43 @@ fn before_after() {
             format!("[default]\nregion = us-east-1\n{b1}"),
         ),
         (
-            "spaced header is the same section, not a duplicate",
+            "a spaced header is another section, as in configparser",
             "[ dev ]\naws_session_token = t\n".into(),
             vec![("dev", 1)],
-            format!("[ dev ]\n{}", reorder_token_first(&b1)),
+            format!("[ dev ]\naws_session_token = t\n\n[dev]\n{b1}"),
+        ),
+        (
+            "indented keys keep their indentation, so indented siblings stay siblings",
+            "[dev]\n  region = eu-west-1\n  aws_session_token = t\n  output = json\n".into(),
+            vec![("dev", 1)],
+            format!(
+                "[dev]\n  region = eu-west-1\n  aws_session_token = token1\n  output = json\n{}",
+                without(&b1, "aws_session_token")
+            ),
+        ),
+        (
+            "colon separators are keys too",
+            "[dev]\naws_session_token: old\nfoo: bar\n".into(),
+            vec![("dev", 1)],
+            format!("[dev]\naws_session_token = token1\nfoo: bar\n{}", without(&b1, "aws_session_token")),
+        ),
+        (
+            "a CR-only file gets CR lines and keeps its final CR",
+            "[a]\rk = v\r".into(),
+            vec![("dev", 1)],
+            format!("[a]\rk = v\r\r[dev]\r{}", block(1, "\r")),
+        ),
+        (
+            "a renamed target leaves the profile's own section alone",
+            "[dev]\naws_access_key_id = AKIALONG\naws_secret_access_key = keep\n".into(),
+            vec![("dev-sso", 1)],
+            format!("[dev]\naws_access_key_id = AKIALONG\naws_secret_access_key = keep\n\n[dev-sso]\n{b1}"),
+        ),
+        (
+            "a last line that is a header gets its keys",
+            "[other]\nk = v\n[dev]".into(),
+            vec![("dev", 1)],
+            format!("[other]\nk = v\n[dev]\n{}", b1.trim_end_matches('\n')),
         ),
         (
             "duplicate owned keys collapse to one, continuation lines of owned keys go",
@@ -146,15 +179,6 @@ fn without(block: &str, key: &str) -> String {
         .collect()
 }
 
-fn reorder_token_first(block: &str) -> String {
-    let token: String = block
-        .lines()
-        .filter(|l| l.starts_with("aws_session_token"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    format!("{token}{}", without(block, "aws_session_token"))
-}
-
 /// Long-term keys and duplicate sections are refused and the file is left as it was.
 #[test]
 fn refusals() {
@@ -167,6 +191,16 @@ fn refusals() {
         (
             "long-term, key spelled in caps",
             "[dev]\nAWS_ACCESS_KEY_ID = AKIA\n",
+            Refusal::LongTermKeys,
+        ),
+        (
+            "an empty session token guards nothing",
+            "[dev]\naws_access_key_id = ASIAX\naws_secret_access_key = s\naws_session_token =\n",
+            Refusal::LongTermKeys,
+        ),
+        (
+            "an AKIA key is long-term even beside a token",
+            "[dev]\naws_access_key_id = AKIAX\naws_secret_access_key = s\naws_session_token = t\n",
             Refusal::LongTermKeys,
         ),
         (
@@ -212,8 +246,9 @@ fn region_when_asked() {
     assert!(!edit("", &[("dev", 1)]).text.contains("region"));
 }
 
-/// Whatever the input, every byte outside the written sections survives, the result has no
-/// duplicate section or owned key, and a second edit is a no-op.
+/// Whatever the input, every line outside the written sections survives in order, every
+/// setting that is not ours reads the same afterwards (as configparser would read it), the
+/// result has exactly one of each written section, and a second edit is a no-op.
 #[test]
 fn invariants_over_many_inputs() {
     let pieces = [
@@ -226,63 +261,112 @@ fn invariants_over_many_inputs() {
         "",
         "  ",
         "k = v",
+        "k: v2",
         "aws_session_token = t",
+        "aws_session_token =",
         "aws_access_key_id = a",
+        "aws_access_key_id = AKIAX",
         "  cont",
+        "  region = r",
+        "  aws_session_token = t2",
         "junk",
         "region = r",
         "\taws_session_token = tab",
     ];
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    for _ in 0..3000 {
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut written = 0;
+    for _ in 0..5000 {
+        let eol = ["\n", "\r\n", "\r"][(next() % 3) as usize];
         let mut text = String::new();
-        let n = (seed % 9) as usize;
-        for _ in 0..n {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
-            text.push_str(if seed.is_multiple_of(5) { "\r\n" } else { "\n" });
+        for _ in 0..next() % 10 {
+            text.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            text.push_str(if next().is_multiple_of(7) { "\n" } else { eol });
         }
-        if seed.is_multiple_of(3) {
+        if next().is_multiple_of(3) {
             text.pop();
         }
         let first = edit(&text, &[("dev", 1), ("default", 2)]);
-        let second = apply_again(&first.text);
+        let written_sections: Vec<&str> = ["dev", "default"]
+            .into_iter()
+            .filter(|s| !first.refused.iter().any(|(r, _)| r == s))
+            .collect();
         if first.refused.is_empty() {
-            assert_eq!(second, first.text, "idempotent for {text:?}");
+            written += 1;
+            assert_eq!(
+                apply_again(&first.text),
+                first.text,
+                "idempotent for {text:?}"
+            );
             for section in ["dev", "default"] {
                 let headers = ini::lex(&first.text)
                     .iter()
-                    .filter(|l| matches!(l.kind, Kind::Section(s) if s.trim() == section))
+                    .filter(|l| l.kind == Kind::Section(section))
                     .count();
                 assert_eq!(headers, 1, "one [{section}] in {:?}", first.text);
             }
         }
-        // Lines of the input that are not in a written section come out in order.
-        let kept: Vec<&str> = kept_lines(&text);
-        let mut out = first.text.lines();
+        assert_eq!(
+            foreign_settings(&first.text, &written_sections),
+            foreign_settings(&text, &written_sections),
+            "settings that are not ours changed: {text:?} -> {:?}",
+            first.text
+        );
+        let kept = kept_lines(&text, &written_sections);
+        let out = ini::lex(&first.text);
+        let mut out = out.iter().map(|l| l.text);
         for line in kept {
             assert!(
-                out.any(|l| l.trim_end_matches('\r') == line),
+                out.any(|l| l == line),
                 "{line:?} lost from {text:?} -> {:?}",
                 first.text
             );
         }
     }
+    assert!(written > 1000, "the generator exercised writes: {written}");
 }
 
 fn apply_again(text: &str) -> String {
     edit(text, &[("dev", 1), ("default", 2)]).text
 }
 
-/// Lines outside the `dev` and `default` sections, which the editor must not touch.
-fn kept_lines(text: &str) -> Vec<&str> {
+/// Every (section, key, value) as configparser reads it, continuation lines joined, except the
+/// keys ssofresh owns in the sections it wrote.
+fn foreign_settings(text: &str, written: &[&str]) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = Vec::new();
+    let mut section = String::new();
+    for line in ini::lex(text) {
+        match line.kind {
+            Kind::Section(name) => section = name.to_owned(),
+            Kind::Key { key, value } => out.push((section.clone(), key, value.to_owned())),
+            Kind::Continuation(more) => {
+                if let Some(last) = out.last_mut() {
+                    last.2.push('\n');
+                    last.2.push_str(more);
+                }
+            }
+            _ => {}
+        }
+    }
+    out.retain(|(s, k, _)| {
+        let ours = OWNED_KEYS.contains(&k.as_str()) || k == "aws_security_token";
+        !(written.contains(&s.as_str()) && ours)
+    });
+    out
+}
+
+/// Lines outside the sections written, which the editor must not touch.
+fn kept_lines<'t>(text: &'t str, written: &[&str]) -> Vec<&'t str> {
     let mut inside = false;
     let mut kept = Vec::new();
     for line in ini::lex(text) {
         if let Kind::Section(name) = line.kind {
-            inside = ["dev", "default"].contains(&name.trim());
+            inside = written.contains(&name);
         }
         if !inside {
             kept.push(line.text);
