@@ -59,20 +59,13 @@ pub fn read_text(path: &Path) -> Result<Option<String>, FsError> {
 /// Replaces the file at `path` with `contents`, atomically.
 pub fn replace(path: &Path, contents: &[u8]) -> Result<Written, FsError> {
     let target = resolve_links(path)?;
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let (dir, name) = beside(&target);
     create_private_dir(&dir)?;
     let old_mode = match fs::metadata(&target) {
         Ok(meta) => Some(meta.permissions().mode() & 0o7777),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(fs_err("cannot inspect", &target)(e)),
     };
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let tmp = dir.join(format!(
         ".{name}.ssofresh-{}-{:08x}.tmp",
         std::process::id(),
@@ -118,22 +111,14 @@ fn write_then_rename(
 
 /// Runs `f` while holding an exclusive lock shared by every ssofresh process that writes the
 /// file at `path`, so two of them never interleave their read-edit-write cycles. The lock is
-/// a small file beside the real one (the symlink's target), `.NAME.ssofresh.lock`; other
-/// programs do not take it, which is why writers also re-read before replacing.
+/// a small file `.NAME.ssofresh.lock` beside `path` as given (in `~/.aws`, not in the
+/// dotfiles repository a symlink may point into). Other programs do not take it.
 pub fn with_write_lock<T, E: From<FsError>>(
     path: &Path,
     f: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
-    let target = resolve_links(path)?;
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let (dir, name) = beside(path);
     create_private_dir(&dir)?;
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let lock_path = dir.join(format!(".{name}.ssofresh.lock"));
     let lock = OpenOptions::new()
         .create(true)
@@ -146,6 +131,19 @@ pub fn with_write_lock<T, E: From<FsError>>(
     let result = f();
     let _ = lock.unlock();
     result
+}
+
+/// The folder of `path` (`.` for a bare name) and the file's name.
+fn beside(path: &Path) -> (PathBuf, String) {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (dir, name)
 }
 
 /// Makes an existing file private (0600) when others can read it; returns the old mode then.

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 pub struct Paths {
     /// `~/.aws/config`, or `$AWS_CONFIG_FILE`, or `--config`.
     pub config: PathBuf,
+    /// True when the config path was named (`--config`, `$AWS_CONFIG_FILE`): then it must exist.
+    pub config_named: bool,
     /// `~/.aws/credentials`, or `$AWS_SHARED_CREDENTIALS_FILE`, or `--credentials`.
     pub credentials: PathBuf,
     /// `~/.aws/sso/cache`: always under HOME, whatever `AWS_CONFIG_FILE` says (as in every SDK).
@@ -36,10 +38,10 @@ impl Paths {
                 .filter(|v| !v.is_empty())
                 .map(|v| expand_tilde(&v, &home))
         };
+        let named = config.or_else(|| from_env("AWS_CONFIG_FILE"));
         Ok(Self {
-            config: config
-                .or_else(|| from_env("AWS_CONFIG_FILE"))
-                .unwrap_or_else(|| home.join(".aws").join("config")),
+            config_named: named.is_some(),
+            config: named.unwrap_or_else(|| home.join(".aws").join("config")),
             credentials: credentials
                 .or_else(|| from_env("AWS_SHARED_CREDENTIALS_FILE"))
                 .unwrap_or_else(|| home.join(".aws").join("credentials")),
@@ -77,6 +79,7 @@ mod tests {
         assert_eq!(p.config, Path::new("/h/.aws/config"));
         assert_eq!(p.credentials, Path::new("/h/.aws/credentials"));
         assert_eq!(p.sso_cache, Path::new("/h/.aws/sso/cache"));
+        assert!(!p.config_named);
         let vars = [
             ("HOME", "/h"),
             ("AWS_CONFIG_FILE", "~/cfg"),
@@ -84,6 +87,7 @@ mod tests {
         ];
         let p = Paths::resolve(None, None, env(&vars)).expect("home");
         assert_eq!(p.config, Path::new("/h/cfg"));
+        assert!(p.config_named);
         assert_eq!(p.credentials, Path::new("/x/creds"));
         assert_eq!(
             p.sso_cache,

@@ -168,7 +168,12 @@ pub fn select(
         }
         return (targets, outcomes);
     }
+    let mut seen: Vec<&Selector> = Vec::new();
     for selector in selectors {
+        if seen.contains(&selector) {
+            continue; // the same -p twice
+        }
+        seen.push(selector);
         if let Some(profile) = profiles.sso.iter().find(|p| p.name == selector.profile) {
             targets.push(Target {
                 profile: profile.clone(),
@@ -189,6 +194,20 @@ pub fn select(
             let known = profiles.sso.iter().map(|p| p.name.clone()).collect();
             outcomes.push((selector.profile.clone(), Outcome::NotFound { known }));
         }
+    }
+    // Two profiles aimed at one section: neither is written, and no call is made for them.
+    let sections: Vec<String> = targets.iter().map(|t| t.section.clone()).collect();
+    let (clashing, targets): (Vec<Target>, Vec<Target>) = targets
+        .into_iter()
+        .partition(|t| sections.iter().filter(|s| **s == t.section).count() > 1);
+    for target in clashing {
+        outcomes.push((
+            target.profile.name.clone(),
+            Outcome::Conflict {
+                section: target.section,
+                refusal: Refusal::TargetedTwice,
+            },
+        ));
     }
     (targets, outcomes)
 }
@@ -287,6 +306,23 @@ mod tests {
         );
         assert!(outcomes[0].1.message().contains("dev, legacy"));
         assert!(matches!(&outcomes[1].1, Outcome::Misconfigured { .. }));
+    }
+
+    /// The same -p twice is one target; two profiles aimed at one section are both refused.
+    #[test]
+    fn section_clashes() {
+        let (targets, outcomes) = select(&profiles(), &[sel("dev", "dev"), sel("dev", "dev")]);
+        assert_eq!((targets.len(), outcomes.len()), (1, 0));
+        let (targets, outcomes) = select(&profiles(), &[sel("dev", "x"), sel("legacy", "x")]);
+        assert!(targets.is_empty());
+        assert_eq!(outcomes.len(), 2);
+        assert!(outcomes.iter().all(|(_, o)| matches!(
+            o,
+            Outcome::Conflict {
+                refusal: Refusal::TargetedTwice,
+                ..
+            }
+        )));
     }
 
     /// Expired tokens are never usable; missing and broken files say so.

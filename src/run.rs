@@ -54,6 +54,16 @@ pub enum Fatal {
         path: PathBuf,
         error: config::ParseError,
     },
+    /// The config file named by `--config` or `AWS_CONFIG_FILE` does not exist.
+    #[error("the config file {} does not exist; check --config or AWS_CONFIG_FILE", .0.display())]
+    NoConfig(PathBuf),
+    /// The credentials file starts with a UTF-8 byte-order mark.
+    #[error(
+        "{} starts with a byte-order mark, which the AWS CLI cannot read either; \
+         save it as UTF-8 without one and run again",
+        .0.display()
+    )]
+    ByteOrderMark(PathBuf),
     /// The credentials file changed under every attempt to write it.
     #[error("{} kept changing while ssofresh was writing it; run again", .0.display())]
     Busy(PathBuf),
@@ -81,7 +91,7 @@ impl Report {
 pub async fn pass(options: &Options) -> Result<Report, Fatal> {
     let started = Instant::now();
     let paths = &options.paths;
-    let profiles = load_profiles(&paths.config)?;
+    let profiles = load_profiles(&paths.config, paths.config_named)?;
     if profiles.sso.is_empty() && profiles.problems.is_empty() && options.selectors.is_empty() {
         return Ok(Report {
             no_sso_profiles: true,
@@ -189,9 +199,13 @@ pub async fn pass(options: &Options) -> Result<Report, Fatal> {
     Ok(report)
 }
 
-/// Reads and parses the config file; a missing file has no profiles.
-fn load_profiles(path: &std::path::Path) -> Result<Profiles, Fatal> {
+/// Reads and parses the config file. A missing default file has no profiles (a new
+/// machine); a missing file the user named is an error (a typo).
+fn load_profiles(path: &std::path::Path, named: bool) -> Result<Profiles, Fatal> {
     let Some(text) = fsio::read_text(path)? else {
+        if named {
+            return Err(Fatal::NoConfig(path.to_owned()));
+        }
         debug!(path = %path.display(), "no config file");
         return Ok(Profiles::default());
     };
@@ -260,9 +274,10 @@ async fn fetch_all(
 /// Sections the editor refused, with the reason.
 type Refusals = Vec<(String, credfile::Refusal)>;
 
-/// Applies the updates to the credentials file in one atomic write. The file is re-read just
-/// before the write; if another program changed it meanwhile, the edit is redone on the new
-/// text so nothing that program wrote is lost.
+/// Applies the updates to the credentials file in one atomic write, under the lock that
+/// serialises ssofresh writers. The file is re-read just before the write and the edit redone
+/// if another program changed it meanwhile: that narrows, but cannot close, the window in
+/// which a program that takes no lock could lose a write.
 fn write_credentials(
     path: &std::path::Path,
     updates: &[Update<'_>],
@@ -277,10 +292,18 @@ fn edit_and_replace(
     for _ in 0..WRITE_ATTEMPTS {
         let old = fsio::read_text(path)?;
         let old_text = old.as_deref().unwrap_or("");
+        if old_text.starts_with('\u{feff}') {
+            return Err(Fatal::ByteOrderMark(path.to_owned()));
+        }
         let edit = credfile::apply(old_text, updates);
-        if old.is_some() && edit.text == old_text {
+        if edit.text == old_text {
             debug!(path = %path.display(), "credentials file already up to date");
-            return Ok((edit.refused, fsio::make_private(path)?));
+            let tightened = if old.is_some() {
+                fsio::make_private(path)?
+            } else {
+                None
+            };
+            return Ok((edit.refused, tightened));
         }
         if fsio::read_text(path)? != old {
             debug!(path = %path.display(), "changed while editing; redoing the edit");

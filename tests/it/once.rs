@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::common::portal::Issued;
 use crate::common::{
-    Outcome, Portal, Reply, TestHome, botocore_read, js_v2_read, run, ssofresh, token_json,
+    Outcome, Portal, Reply, TestHome, botocore_raw, botocore_read, js_v2_read, run, ssofresh,
+    token_json,
 };
 
 const START_URL: &str = "https://d-1234567890.awsapps.com/start";
@@ -481,8 +482,12 @@ fn symlink_followed_and_file_made_private() {
     beside.sort();
     assert_eq!(
         beside,
-        [".aws-credentials.ssofresh.lock", "aws-credentials"],
-        "no temp file left"
+        ["aws-credentials"],
+        "no temp or lock file in the dotfiles folder"
+    );
+    assert!(
+        home.aws_dir().join(".credentials.ssofresh.lock").exists(),
+        "the lock is in ~/.aws"
     );
 }
 
@@ -594,4 +599,106 @@ fn unreadable_config_is_fatal() {
         out.stderr.contains(&home.path().display().to_string()),
         "{out}"
     );
+}
+
+/// A credentials file a human has shaped (comments, `:` separators, a spaced header, indented
+/// keys, a nested block, no final newline) reads the same in botocore afterwards, except for
+/// the keys ssofresh owns in the section it writes.
+#[test]
+fn botocore_sees_every_foreign_setting_unchanged() {
+    let (home, portal) = setup();
+    let mine = "# header comment\n\
+                [personal]\n\
+                aws_access_key_id = AKIAPERSONAL\n\
+                aws_secret_access_key = personal/secret ; not a comment\n\
+                \x20 \n\
+                [ spaced ]\n\
+                aws_access_key_id: ASIASPACED\n\
+                aws_secret_access_key: s\n\
+                aws_session_token: t\n\
+                \n\
+                [dev]\n\
+                \x20 region = eu-west-1\n\
+                \x20 aws_access_key_id = ASIAOLD\n\
+                \x20 aws_secret_access_key = old\n\
+                \x20 aws_session_token = old\n\
+                \x20 output = json\n\
+                [tools]\n\
+                s3 =\n\
+                \x20 max_concurrent_requests = 20\n\
+                aws_access_key_id = AKIATOOLS\n\
+                aws_secret_access_key = tools";
+    home.write_credentials(mine);
+    let before = botocore_raw(&home.credentials_path());
+    assert!(before.get("error").is_none(), "{before}");
+    once(&home, &portal, &["-p", "dev"]).assert_success();
+    let after = botocore_raw(&home.credentials_path());
+    let dev = issued(&portal, "111111111111", "Dev");
+    let mut expected = before.clone();
+    let section = expected["dev"].as_object_mut().expect("dev section");
+    section.insert("aws_access_key_id".into(), json!(dev.access_key_id));
+    section.insert("aws_secret_access_key".into(), json!(dev.secret_access_key));
+    section.insert("aws_session_token".into(), json!(dev.session_token));
+    let expires = DateTime::<Utc>::from_timestamp_millis(dev.expiration_ms).expect("ms");
+    section.insert(
+        "x_security_token_expires".into(),
+        json!(expires.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+    );
+    assert_eq!(after, expected);
+    assert!(
+        !home.read_credentials().ends_with('\n'),
+        "still no final newline"
+    );
+}
+
+/// A file starting with a byte-order mark is refused whole: the AWS CLI cannot read it, and
+/// its first section would not be recognised.
+#[test]
+fn byte_order_mark_is_refused() {
+    let (home, portal) = setup();
+    let text = "\u{feff}[dev]\naws_session_token = t\n";
+    home.write_credentials(text);
+    let out = once(&home, &portal, &[]);
+    out.assert_status(1);
+    assert!(out.stderr.contains("byte-order mark"), "{out}");
+    assert_eq!(home.read_credentials(), text);
+}
+
+/// Usage errors are fatal (1), never 2; help is 0; a config file named but missing is fatal.
+#[test]
+fn usage_errors_and_named_config() {
+    let (home, portal) = setup();
+    for bad in [
+        &["--refresh-margin", "5x"][..],
+        &["-p", "dev:a]b"],
+        &["--no-such-flag"],
+    ] {
+        once(&home, &portal, bad).assert_status(1);
+    }
+    let mut cmd = ssofresh(&home, &portal);
+    cmd.arg("--help");
+    let out = run(cmd);
+    out.assert_success();
+    assert!(out.stdout.contains("--refresh-margin"), "{out}");
+    let mut cmd = ssofresh(&home, &portal);
+    cmd.args(["--once", "--config"])
+        .arg(home.path().join("typo"));
+    let out = run(cmd);
+    out.assert_status(1);
+    assert!(out.stderr.contains("does not exist"), "{out}");
+}
+
+/// Two profiles aimed at one section are refused before any call, and no file is created.
+#[test]
+fn two_profiles_one_section() {
+    let (home, portal) = setup();
+    let out = once(&home, &portal, &["-p", "dev:shared", "-p", "prod:shared"]);
+    out.assert_status(2);
+    assert!(
+        out.stderr
+            .contains("two profiles are set to write this same section"),
+        "{out}"
+    );
+    assert!(portal.credential_requests().is_empty());
+    assert!(!home.credentials_path().exists());
 }

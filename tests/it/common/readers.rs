@@ -32,6 +32,16 @@ pub fn botocore_read(path: &Path, profiles: &[&str]) -> Value {
     read_with(cmd, "botocore", path, profiles)
 }
 
+/// Reads every section and key of the INI file at `path` as botocore does
+/// (`configloader.raw_config_parse`): what botocore sees, comments and layout aside.
+#[track_caller]
+pub fn botocore_raw(path: &Path) -> Value {
+    let python = std::env::var_os("SSOFRESH_TEST_PYTHON").unwrap_or_else(|| "python3".into());
+    let mut cmd = Command::new(&python);
+    cmd.arg(readers_dir().join("botocore_raw.py"));
+    read_with(cmd, "botocore", path, &[])
+}
+
 /// Reads `profiles` from the credentials file at `path` with the AWS SDK for JavaScript v2
 /// (`new AWS.SharedIniFileCredentials({profile, filename}).get(cb)`), using the modules in
 /// `tests/readers/node_modules`.
