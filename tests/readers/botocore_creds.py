@@ -2,8 +2,11 @@
 """Reads profiles from a credentials file with botocore, as boto3 and the AWS CLI do.
 
 Usage: botocore_creds.py CREDENTIALS_FILE PROFILE...
+       botocore_creds.py --raw FILE
 
 Prints {"<profile>": {"access_key", "secret_key", "token", "method"} or null, ...} as JSON.
+With --raw, prints every section and key of FILE as botocore.configloader.raw_config_parse
+returns it: {"<section>": {"<key>": "<value>" or {nested block}}}.
 On any exception prints {"error": "<class>: <message>"} and exits 1.
 Exits 3 if botocore cannot be imported (run `bash scripts/test.sh` to install it).
 """
@@ -13,13 +16,26 @@ import sys
 import tempfile
 
 try:
+    import botocore.configloader
     import botocore.session
 except ImportError as e:
     print(f"botocore is not importable by {sys.executable}: {e}", file=sys.stderr)
     sys.exit(3)
 
 
+def raw(path):
+    try:
+        parsed = botocore.configloader.raw_config_parse(path)
+    except Exception as e:  # noqa: BLE001 - every failure is reported to the test
+        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+        sys.exit(1)
+    print(json.dumps(parsed))
+
+
 def main():
+    if sys.argv[1] == "--raw":
+        raw(sys.argv[2])
+        return
     path, profiles = sys.argv[1], sys.argv[2:]
     with tempfile.TemporaryDirectory(prefix="ssofresh-botocore-") as tmp:
         empty_config = os.path.join(tmp, "config")
