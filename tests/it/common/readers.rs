@@ -38,7 +38,8 @@ pub fn botocore_read(path: &Path, profiles: &[&str]) -> Value {
 pub fn botocore_raw(path: &Path) -> Value {
     let python = std::env::var_os("SSOFRESH_TEST_PYTHON").unwrap_or_else(|| "python3".into());
     let mut cmd = Command::new(&python);
-    cmd.arg(readers_dir().join("botocore_creds.py")).arg("--raw");
+    cmd.arg(readers_dir().join("botocore_creds.py"))
+        .arg("--raw");
     read_with(cmd, "botocore", path, &[])
 }
 
