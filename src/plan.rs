@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::Selector;
 use crate::config::{LoginId, Profiles, SsoProfile};
-use crate::credfile::Refusal;
+use crate::credfile::{self, Refusal};
 use crate::portal::CallError;
 use crate::token::{Token, TokenError, format_time};
 
@@ -166,7 +166,6 @@ pub fn select(
                 },
             ));
         }
-        return (targets, outcomes);
     }
     let mut seen: Vec<&Selector> = Vec::new();
     for selector in selectors {
@@ -194,6 +193,20 @@ pub fn select(
             let known = profiles.sso.iter().map(|p| p.name.clone()).collect();
             outcomes.push((selector.profile.clone(), Outcome::NotFound { known }));
         }
+    }
+    // A section name no reader agrees on is refused before any call.
+    let (unusable, targets): (Vec<Target>, Vec<Target>) = targets
+        .into_iter()
+        .partition(|t| credfile::unusable_section_name(&t.section).is_some());
+    for target in unusable {
+        let why = credfile::unusable_section_name(&target.section).unwrap_or_default();
+        outcomes.push((
+            target.profile.name.clone(),
+            Outcome::Conflict {
+                section: target.section,
+                refusal: Refusal::UnusableName(why),
+            },
+        ));
     }
     // Two profiles aimed at one section: neither is written, and no call is made for them.
     let sections: Vec<String> = targets.iter().map(|t| t.section.clone()).collect();
@@ -306,6 +319,33 @@ mod tests {
         );
         assert!(outcomes[0].1.message().contains("dev, legacy"));
         assert!(matches!(&outcomes[1].1, Outcome::Misconfigured { .. }));
+    }
+
+    /// A section name that a reader would misread is refused, with or without --profile.
+    #[test]
+    fn unusable_section_names() {
+        let mut with_default = profiles();
+        with_default.sso[0].name = "DEFAULT".into();
+        let (targets, outcomes) = select(&with_default, &[]);
+        assert_eq!(targets.len(), 1, "only legacy is left");
+        assert!(outcomes.iter().any(|(n, o)| n == "DEFAULT"
+            && matches!(
+                o,
+                Outcome::Conflict {
+                    refusal: Refusal::UnusableName(_),
+                    ..
+                }
+            )));
+        for section in ["team #1", "__proto__", "a ;b"] {
+            let (targets, outcomes) = select(&profiles(), &[sel("dev", section)]);
+            assert!(targets.is_empty(), "{section}");
+            assert!(
+                outcomes[0].1.message().contains("--profile NAME:SECTION"),
+                "{section}"
+            );
+        }
+        let (targets, _) = select(&profiles(), &[sel("dev", "team#1")]);
+        assert_eq!(targets.len(), 1, "'#' without a space before it is fine");
     }
 
     /// The same -p twice is one target; two profiles aimed at one section are both refused.

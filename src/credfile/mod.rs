@@ -55,6 +55,12 @@ pub enum Refusal {
     DuplicateSection(Vec<usize>),
     /// Two updates name the same section.
     TargetedTwice,
+    /// An owned key's value spans several lines; readers disagree on what those lines are.
+    MultiLineValue(&'static str),
+    /// A `[DEFAULT]` section sets a credential key, which botocore copies into every section.
+    DefaultSetsKey(String),
+    /// The name cannot be a section every reader agrees on (the reason).
+    UnusableName(&'static str),
 }
 
 impl std::fmt::Display for Refusal {
@@ -74,6 +80,19 @@ impl std::fmt::Display for Refusal {
                 )
             }
             Refusal::TargetedTwice => f.write_str("two profiles are set to write this same section"),
+            Refusal::MultiLineValue(key) => write!(
+                f,
+                "its {key} continues on indented lines, which botocore and the JavaScript SDK \
+                 read differently; remove those lines"
+            ),
+            Refusal::DefaultSetsKey(key) => write!(
+                f,
+                "the file's [DEFAULT] section sets {key}, which botocore copies into every \
+                 profile; remove it from [DEFAULT]"
+            ),
+            Refusal::UnusableName(why) => {
+                write!(f, "{why}; choose another section with --profile NAME:SECTION")
+            }
         }
     }
 }
@@ -105,7 +124,19 @@ pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
     let mut appended: Vec<Out> = Vec::new();
     let mut refused = Vec::new();
 
+    let default_key = default_section_key(&lines);
     for (index, update) in updates.iter().enumerate() {
+        if let Some(why) = unusable_section_name(update.section) {
+            refused.push((update.section.to_owned(), Refusal::UnusableName(why)));
+            continue;
+        }
+        if let Some(key) = &default_key {
+            refused.push((
+                update.section.to_owned(),
+                Refusal::DefaultSetsKey(key.clone()),
+            ));
+            continue;
+        }
         if updates[..index]
             .iter()
             .chain(&updates[index + 1..])
@@ -242,39 +273,82 @@ fn plan_section(
     // any blank lines and comments that separate it from the next section.
     let mut last_content = span.start;
     let mut seen: Vec<&str> = Vec::new();
-    let mut owner: Option<bool> = None; // Some(true) while inside an owned key's continuation.
+    let mut owner: Option<&'static str> = None; // The owned key whose lines may continue.
+    // Planned first and applied only when the whole section is fine, so that a refusal
+    // leaves every line of it as it was.
+    let mut rewrites: Vec<(usize, String)> = Vec::new();
+    let mut drops: Vec<usize> = Vec::new();
     for i in span.clone().skip(1) {
         let line = &lines[i];
         match &line.kind {
             Kind::Key { key, .. } => {
                 last_content = i;
-                owner = Some(false);
+                owner = None;
                 if let Some((name, value)) = pairs.iter().find(|(k, _)| k == key) {
-                    owner = Some(true);
+                    owner = Some(name);
                     if seen.contains(name) {
-                        dropped[i] = true;
+                        drops.push(i);
                     } else {
                         seen.push(name);
                         // Keep the indentation: an indented key rewritten at column 0 would
                         // turn the indented siblings below it into its continuation lines.
-                        let indent = &line.text[..line.text.len() - line.text.trim_start().len()];
-                        out[i].0 = format!("{indent}{name} = {value}");
+                        rewrites.push((i, format!("{}{name} = {value}", indentation(line.text))));
                     }
                 }
             }
             Kind::Continuation(_) => {
                 last_content = i;
-                if owner == Some(true) {
-                    dropped[i] = true;
+                if let Some(key) = owner {
+                    return Err(Refusal::MultiLineValue(key));
                 }
             }
             Kind::Invalid(_) => last_content = i,
             Kind::Blank | Kind::Comment | Kind::Section(_) => {}
         }
     }
+    // New keys take the indentation of the next header (none at the end of the file): never
+    // deeper than the key above, so not its continuation, and never shallower than the
+    // header, so the header does not become theirs.
+    let pad = lines.get(span.end).map_or("", |l| indentation(l.text));
+    for (i, text) in rewrites {
+        out[i].0 = text;
+    }
+    for i in drops {
+        dropped[i] = true;
+    }
     let missing = pairs.iter().filter(|(k, _)| !seen.contains(k));
-    inserted[last_content + 1].extend(missing.map(|(k, v)| (format!("{k} = {v}"), eol.to_owned())));
+    inserted[last_content + 1]
+        .extend(missing.map(|(k, v)| (format!("{pad}{k} = {v}"), eol.to_owned())));
     Ok(())
+}
+
+/// A line's leading white space, as Python counts it.
+fn indentation(text: &str) -> &str {
+    &text[..text.len() - text.trim_start_matches(ini::py_space).len()]
+}
+
+/// Why `name` cannot be a section of the credentials file, if it cannot. configparser
+/// treats `[DEFAULT]` as defaults for every section; the JavaScript SDK v2 strips `#` or `;`
+/// after white space as a comment (so the header would vanish) and fails on `__proto__`.
+pub fn unusable_section_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.contains(['[', ']', '\n', '\r']) {
+        return Some("a section name must be one line without '[' or ']'");
+    }
+    if name == "DEFAULT" {
+        return Some("[DEFAULT] is not a profile: botocore copies its keys into every section");
+    }
+    let chars: Vec<char> = name.chars().collect();
+    if chars
+        .windows(2)
+        .any(|w| w[0].is_whitespace() && (w[1] == '#' || w[1] == ';'))
+        || name.starts_with(['#', ';'])
+    {
+        return Some("the JavaScript SDK reads '#' or ';' after a space as the start of a comment");
+    }
+    if name.split_whitespace().any(|w| w == "__proto__") {
+        return Some("the JavaScript SDK cannot read a section named __proto__");
+    }
+    None
 }
 
 /// The key a line sets and its value, if it is a key line.
@@ -300,6 +374,30 @@ fn sections_named(lines: &[Line<'_>], name: &str) -> Vec<std::ops::Range<usize>>
         .filter(|(_, i)| matches!(lines[**i].kind, Kind::Section(n) if n == name))
         .map(|(k, i)| *i..headers.get(k + 1).copied().unwrap_or(lines.len()))
         .collect()
+}
+
+/// The keys that make up credentials for botocore.
+const CREDENTIAL_KEYS: [&str; 4] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+];
+
+/// A credential key that a `[DEFAULT]` section sets, if any: botocore would mix it into every
+/// section ssofresh writes.
+fn default_section_key(lines: &[Line<'_>]) -> Option<String> {
+    let mut inside = false;
+    for line in lines {
+        match &line.kind {
+            Kind::Section(name) => inside = *name == "DEFAULT",
+            Kind::Key { key, .. } if inside && CREDENTIAL_KEYS.contains(&key.as_str()) => {
+                return Some(key.clone());
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// True when the file is empty or its last line is blank (no separator needed).

@@ -122,14 +122,44 @@ fn before_after() {
             format!("[dev]\naws_access_key_id = AKIALONG\naws_secret_access_key = keep\n\n[dev-sso]\n{b1}"),
         ),
         (
+            "new keys take the indentation of an indented next header, which stays a header",
+            "[dev]\n  aws_session_token = old\n  [prod]\n  region = eu-west-1\n".into(),
+            vec![("dev", 1)],
+            format!(
+                "[dev]\n  aws_session_token = token1\n{}  [prod]\n  region = eu-west-1\n",
+                without(&b1, "aws_session_token")
+                    .lines()
+                    .map(|l| format!("  {l}\n"))
+                    .collect::<String>()
+            ),
+        ),
+        (
+            "an indented file throughout stays readable",
+            "  [dev]\n  [prod]\naws_access_key_id = AKIAPROD\n".into(),
+            vec![("dev", 1)],
+            format!(
+                "  [dev]\n{}  [prod]\naws_access_key_id = AKIAPROD\n",
+                b1.lines().map(|l| format!("  {l}\n")).collect::<String>()
+            ),
+        ),
+        (
+            "indentation made of Python-only white space is kept",
+            "[dev]\n\u{1c}  aws_session_token = old\n region = eu-west-1\n".into(),
+            vec![("dev", 1)],
+            format!(
+                "[dev]\n\u{1c}  aws_session_token = token1\n region = eu-west-1\n{}",
+                without(&b1, "aws_session_token")
+            ),
+        ),
+        (
             "a last line that is a header gets its keys",
             "[other]\nk = v\n[dev]".into(),
             vec![("dev", 1)],
             format!("[other]\nk = v\n[dev]\n{}", b1.trim_end_matches('\n')),
         ),
         (
-            "duplicate owned keys collapse to one, continuation lines of owned keys go",
-            "[dev]\naws_session_token = a\n  more\naws_session_token = b\nother = 1\n  nested = 2\n".into(),
+            "duplicate owned keys collapse to one; foreign nested blocks stay",
+            "[dev]\naws_session_token = a\naws_session_token = b\nother = 1\n  nested = 2\n".into(),
             vec![("dev", 1)],
             format!("[dev]\naws_session_token = token1\nother = 1\n  nested = 2\n{}", without(&b1, "aws_session_token")),
         ),
@@ -204,6 +234,11 @@ fn refusals() {
             Refusal::LongTermKeys,
         ),
         (
+            "an owned key continued on indented lines",
+            "[dev]\naws_session_token = a\n  [prod]\nregion = x\n",
+            Refusal::MultiLineValue("aws_session_token"),
+        ),
+        (
             "duplicate section",
             "[dev]\nk = 1\n[x]\n[dev]\nk = 2\n",
             Refusal::DuplicateSection(vec![1, 4]),
@@ -224,6 +259,38 @@ fn refusals() {
     let got = edit("", &[("dev", 1), ("dev", 2)]);
     assert_eq!(got.text, "");
     assert_eq!(got.refused.len(), 2);
+}
+
+/// A `[DEFAULT]` section with a credential key refuses every update: botocore would mix
+/// its stale token into each section written.
+#[test]
+fn default_section_with_credentials() {
+    let old = "[DEFAULT]\naws_security_token = stale\n[dev]\n";
+    let got = edit(old, &[("dev", 1), ("new", 2)]);
+    assert_eq!(got.text, old);
+    let key = Refusal::DefaultSetsKey("aws_security_token".into());
+    assert_eq!(
+        got.refused,
+        vec![("dev".to_owned(), key.clone()), ("new".to_owned(), key)]
+    );
+    assert!(
+        edit("[DEFAULT]\nregion = x\n", &[("dev", 1)])
+            .refused
+            .is_empty()
+    );
+}
+
+/// Names no reader agrees on are refused by the editor too, not only by the planner.
+#[test]
+fn unusable_names() {
+    for name in ["DEFAULT", "team #1", "x ;y", "__proto__", "a]b", ""] {
+        let got = edit("", &[(name, 1)]);
+        assert!(
+            matches!(got.refused[..], [(_, Refusal::UnusableName(_))]),
+            "{name:?}"
+        );
+        assert_eq!(got.text, "");
+    }
 }
 
 /// `region` is written only when asked, and updated in place when present.
@@ -256,6 +323,10 @@ fn invariants_over_many_inputs() {
         "[ dev ]",
         "[other]",
         "[default]",
+        "  [other]",
+        "  [dev]",
+        "[DEFAULT]",
+        "\u{1c}region = r",
         "# c",
         "; c",
         "",
