@@ -36,7 +36,7 @@ pub struct Args {
     pub with_region: bool,
 
     /// Time allowed for one call to the portal (e.g. 10s).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
 
     /// The AWS config file [default: $AWS_CONFIG_FILE, else ~/.aws/config]
@@ -90,6 +90,20 @@ pub fn parse_selector(raw: &str) -> Result<Selector, String> {
         profile: profile.to_owned(),
         section: section.to_owned(),
     })
+}
+
+/// The longest `--timeout` accepted: a call that takes longer is not coming back.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Parses `--timeout`: a duration above zero and at most [`MAX_TIMEOUT`].
+pub fn parse_timeout(raw: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(raw)?;
+    if timeout.is_zero() || timeout > MAX_TIMEOUT {
+        return Err(format!(
+            "{raw:?}: the timeout must be above zero and at most 1h"
+        ));
+    }
+    Ok(timeout)
 }
 
 /// Parses `90s`, `5m`, `1h`, `1h30m`, `250ms`, or a bare number of seconds.
@@ -156,6 +170,13 @@ mod tests {
         for bad in ["", "m", "5x", "-5m", "1.5h", "5 m"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert!(parse_timeout("0s").is_err());
+        assert!(
+            parse_timeout("18446744073709551615").is_err(),
+            "no overflow later"
+        );
+        assert!(parse_timeout("2h").is_err());
+        assert_eq!(parse_timeout("1h"), Ok(MAX_TIMEOUT));
     }
 
     /// `NAME[:SECTION]`, with `default` allowed and bad section names refused.

@@ -44,7 +44,7 @@ pub struct Written {
 pub fn read_text(path: &Path) -> Result<Option<String>, FsError> {
     match fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| FsError {
-            what: "refusing to rewrite",
+            what: "cannot use",
             path: path.to_owned(),
             error: io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -131,6 +131,22 @@ pub fn with_write_lock<T, E: From<FsError>>(
     let result = f();
     let _ = lock.unlock();
     result
+}
+
+/// Refuses a path that exists but is not a regular file (after symlinks): a FIFO would block
+/// the read, and replacing a device such as `/dev/null` would be wrong.
+pub fn ensure_regular(path: &Path) -> Result<(), FsError> {
+    let target = resolve_links(path)?;
+    match fs::metadata(&target) {
+        Ok(meta) if !meta.is_file() => Err(FsError {
+            what: "refusing to replace",
+            path: target,
+            error: io::Error::other("it is not a regular file"),
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(fs_err("cannot inspect", &target)(e)),
+    }
 }
 
 /// The folder of `path` (`.` for a bare name) and the file's name.

@@ -336,15 +336,15 @@ impl Portal {
             .send();
         // The SDK enforces the timeout too; this outer one is a guard against a stall
         // anywhere else in the stack.
-        let output =
-            match tokio::time::timeout(self.policy.timeout + Duration::from_secs(1), call).await {
-                Err(_) => {
-                    return Err(CallError::Transient {
-                        detail: "no answer within the timeout".to_owned(),
-                    });
-                }
-                Ok(result) => result.map_err(|e| classify_sdk(e, region))?,
-            };
+        let guard = self.policy.timeout.saturating_add(Duration::from_secs(1));
+        let output = match tokio::time::timeout(guard, call).await {
+            Err(_) => {
+                return Err(CallError::Transient {
+                    detail: "no answer within the timeout".to_owned(),
+                });
+            }
+            Ok(result) => result.map_err(|e| classify_sdk(e, region))?,
+        };
         let creds = output.role_credentials().ok_or_else(|| CallError::Failed {
             detail: "the answer has no roleCredentials".to_owned(),
         })?;

@@ -4,7 +4,7 @@
 //! `ssofresh --once` is exactly one pass; the report it returns says what happened to each
 //! profile and gives the exit status.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -209,6 +209,9 @@ fn load_profiles(path: &std::path::Path, named: bool) -> Result<Profiles, Fatal>
         debug!(path = %path.display(), "no config file");
         return Ok(Profiles::default());
     };
+    if text.starts_with('\u{feff}') {
+        return Err(Fatal::ByteOrderMark(path.to_owned()));
+    }
     config::parse(&text).map_err(|error| Fatal::Config {
         path: path.to_owned(),
         error,
@@ -240,11 +243,15 @@ async fn fetch_all(
     ));
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS));
     let mut set = JoinSet::new();
+    // Which target each task serves, so that a task that dies still gives its profile an
+    // outcome rather than dropping it (which would read as success).
+    let mut tasks = HashMap::new();
     for (target, token) in jobs {
         let route = route_of(&target);
         let portal = Arc::clone(&portal);
         let permits = Arc::clone(&permits);
-        set.spawn(async move {
+        let served = target.clone();
+        let handle = set.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let name = target.profile.name.clone();
             let result = portal
@@ -260,12 +267,21 @@ async fn fetch_all(
                 .await;
             (target, result)
         });
+        tasks.insert(handle.id(), served);
     }
     let mut results = Vec::new();
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok(result) => results.push(result),
-            Err(e) => warn!("a portal call task failed: {e}"),
+            Err(e) => {
+                if let Some(target) = tasks.remove(&e.id()) {
+                    let failure = CallError::Failed {
+                        detail: "internal error: the call stopped unexpectedly; please report this"
+                            .to_owned(),
+                    };
+                    results.push((target, Err(failure)));
+                }
+            }
         }
     }
     results
@@ -289,6 +305,7 @@ fn edit_and_replace(
     path: &std::path::Path,
     updates: &[Update<'_>],
 ) -> Result<(Refusals, Option<u32>), Fatal> {
+    fsio::ensure_regular(path)?;
     for _ in 0..WRITE_ATTEMPTS {
         let old = fsio::read_text(path)?;
         let old_text = old.as_deref().unwrap_or("");
@@ -310,6 +327,12 @@ fn edit_and_replace(
             continue;
         }
         let written = fsio::replace(path, edit.text.as_bytes())?;
+        if edit.text.contains('\r') && !edit.text.contains('\n') {
+            warn!(
+                "{} has CR-only line endings, which the AWS SDK for JavaScript v2 cannot read",
+                path.display()
+            );
+        }
         return Ok((edit.refused, written.tightened_from));
     }
     Err(Fatal::Busy(path.to_owned()))

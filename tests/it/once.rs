@@ -586,6 +586,26 @@ fn unwritable_or_binary_credentials_file_is_fatal() {
     );
 }
 
+/// A credentials path that is not a regular file is refused, not replaced; a config file
+/// with a byte-order mark is refused with that reason.
+#[test]
+fn odd_files_are_refused() {
+    let (home, portal) = setup();
+    let folder = home.path().join("a-folder");
+    fs::create_dir_all(&folder).expect("mkdir");
+    let mut cmd = ssofresh(&home, &portal);
+    cmd.args(["--once", "--credentials"]).arg(&folder);
+    let out = run(cmd);
+    out.assert_status(1);
+    assert!(out.stderr.contains("not a regular file"), "{out}");
+    assert!(folder.is_dir());
+
+    home.write_config(&format!("\u{feff}{}", config()));
+    let out = once(&home, &portal, &[]);
+    out.assert_status(1);
+    assert!(out.stderr.contains("byte-order mark"), "{out}");
+}
+
 /// A config path that cannot be read is fatal and named.
 #[test]
 fn unreadable_config_is_fatal() {
@@ -672,6 +692,8 @@ fn usage_errors_and_named_config() {
         &["--refresh-margin", "5x"][..],
         &["-p", "dev:a]b"],
         &["--no-such-flag"],
+        &["--timeout", "0s"],
+        &["--timeout", "18446744073709551615"],
     ] {
         once(&home, &portal, bad).assert_status(1);
     }
