@@ -8,6 +8,7 @@
 
 mod botocore_config;
 mod common;
+mod editor_botocore;
 mod harness_selftest;
 mod network;
 mod once;

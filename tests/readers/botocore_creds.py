@@ -3,10 +3,12 @@
 
 Usage: botocore_creds.py CREDENTIALS_FILE PROFILE...
        botocore_creds.py --raw FILE
+       botocore_creds.py --raw-each FILE...
 
 Prints {"<profile>": {"access_key", "secret_key", "token", "method"} or null, ...} as JSON.
 With --raw, prints every section and key of FILE as botocore.configloader.raw_config_parse
-returns it: {"<section>": {"<key>": "<value>" or {nested block}}}.
+returns it: {"<section>": {"<key>": "<value>" or {nested block}}}. With --raw-each, prints a
+list with that view (or {"error": ...}) for each FILE, and exits 0.
 On any exception prints {"error": "<class>: <message>"} and exits 1.
 Exits 3 if botocore cannot be imported (run `bash scripts/test.sh` to install it).
 """
@@ -32,7 +34,20 @@ def raw(path):
     print(json.dumps(parsed))
 
 
+def raw_each(paths):
+    views = []
+    for path in paths:
+        try:
+            views.append(botocore.configloader.raw_config_parse(path))
+        except Exception as e:  # noqa: BLE001 - a refused file is a result here
+            views.append({"error": type(e).__name__})
+    print(json.dumps(views))
+
+
 def main():
+    if sys.argv[1] == "--raw-each":
+        raw_each(sys.argv[2:])
+        return
     if sys.argv[1] == "--raw":
         raw(sys.argv[2])
         return

@@ -22,6 +22,6 @@ pub mod tls;
 
 pub use home::{TestHome, cache_file_name, token_json};
 pub use portal::{Portal, Recorded, Reply};
-pub use readers::{botocore_raw, botocore_read, js_v2_read};
+pub use readers::{botocore_raw, botocore_raw_each, botocore_read, js_v2_read};
 pub use run::{Outcome, run, run_with_timeout, ssofresh};
 pub use tls::{ConnectProxy, ProxyRequest, TestPki, TlsFront};

@@ -43,6 +43,24 @@ pub fn botocore_raw(path: &Path) -> Value {
     read_with(cmd, "botocore", path, &[])
 }
 
+/// [`botocore_raw`] for many files in one Python process: one view, or `{"error": class}`,
+/// per file, in order.
+#[track_caller]
+pub fn botocore_raw_each(paths: &[PathBuf]) -> Vec<Value> {
+    let python = std::env::var_os("SSOFRESH_TEST_PYTHON").unwrap_or_else(|| "python3".into());
+    let mut cmd = Command::new(&python);
+    cmd.arg(readers_dir().join("botocore_creds.py"))
+        .arg("--raw-each");
+    let rest: Vec<&str> = paths[1..]
+        .iter()
+        .map(|p| p.to_str().expect("UTF-8 path"))
+        .collect();
+    match read_with(cmd, "botocore", &paths[0], &rest) {
+        Value::Array(views) => views,
+        other => panic!("botocore printed no list: {other}"),
+    }
+}
+
 /// Reads `profiles` from the credentials file at `path` with the AWS SDK for JavaScript v2
 /// (`new AWS.SharedIniFileCredentials({profile, filename}).get(cb)`), using the modules in
 /// `tests/readers/node_modules`.
