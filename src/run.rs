@@ -327,6 +327,9 @@ fn edit_and_replace(
             continue;
         }
         let written = fsio::replace(path, edit.text.as_bytes())?;
+        if written.target != path {
+            debug!(link = %path.display(), target = %written.target.display(), "wrote through a symlink");
+        }
         if edit.text.contains('\r') && !edit.text.contains('\n') {
             warn!(
                 "{} has CR-only line endings, which the AWS SDK for JavaScript v2 cannot read",
