@@ -173,6 +173,8 @@ struct Sect<'a> {
     header: &'a str,
     line: usize,
     opts: Vec<Opt<'a>>,
+    /// The line of each key, to find a duplicate without a scan (sections can be huge).
+    lines_of: HashMap<String, usize>,
 }
 
 impl<'a> Sect<'a> {
@@ -195,6 +197,7 @@ pub fn raw_view(text: &str) -> Result<RawView, ParseError> {
         header: "DEFAULT",
         line: 0,
         opts: Vec::new(),
+        lines_of: HashMap::new(),
     };
     let mut sections: Vec<Sect<'_>> = Vec::new();
     let mut first_line_of: HashMap<&str, usize> = HashMap::new();
@@ -240,6 +243,7 @@ pub fn raw_view(text: &str) -> Result<RawView, ParseError> {
                         header: name,
                         line: line.number,
                         opts: Vec::new(),
+                        lines_of: HashMap::new(),
                     });
                     current = Some(Some(sections.len() - 1));
                 }
@@ -254,12 +258,13 @@ pub fn raw_view(text: &str) -> Result<RawView, ParseError> {
                         )));
                     }
                 };
-                if let Some(first) = sect.opts.iter().find(|o| o.key == key) {
+                if let Some(first) = sect.lines_of.get(&key) {
                     return Err(error(format!(
-                        "the setting {key} appears twice in [{}] (first at line {}); {REFUSED}",
-                        sect.header, first.line
+                        "the setting {key} appears twice in [{}] (first at line {first}); {REFUSED}",
+                        sect.header
                     )));
                 }
+                sect.lines_of.insert(key.clone(), line.number);
                 sect.opts.push(Opt {
                     key,
                     line: line.number,
@@ -477,6 +482,7 @@ fn classify(
     let mut missing = Vec::new();
     let mut other = Vec::new();
     let login;
+    let mut session_values = None;
     if has("sso_session") {
         match field(values, "sso_session") {
             Field::Text(session_name) => {
@@ -486,6 +492,7 @@ fn classify(
                         "sso_session names [sso-session {session_name}], which is not in the config file; add that section or correct the name"
                     )),
                     Some(session) => {
+                        session_values = Some(&session.values);
                         // botocore: every setting both sections give must be equal.
                         for (key, value) in &session.values {
                             if let Some(own) = values.get(key)
@@ -521,14 +528,25 @@ fn classify(
                 )));
             }
         }
-        faults(
-            values,
-            &["sso_account_id", "sso_role_name"],
-            &mut found,
-            &mut missing,
-            &mut other,
-            &place,
-        );
+        // botocore copies every sso-session setting into the profile, so the account or
+        // the role may come from the session (the profile itself must name one of them).
+        let (own, inherited): (Vec<&'static str>, Vec<&'static str>) =
+            ["sso_account_id", "sso_role_name"]
+                .into_iter()
+                .partition(|k| {
+                    has(k) || !session_values.is_some_and(|s: &BTreeMap<_, _>| s.contains_key(*k))
+                });
+        faults(values, &own, &mut found, &mut missing, &mut other, &place);
+        if let Some(session) = session_values {
+            faults(
+                session,
+                &inherited,
+                &mut found,
+                &mut missing,
+                &mut other,
+                &place,
+            );
+        }
     } else {
         faults(
             values,
@@ -550,6 +568,16 @@ fn classify(
                 .unwrap_or_default()
                 .to_owned(),
         );
+    }
+    // The region names a host (portal.sso.REGION.amazonaws.com): anything else can only fail.
+    if let Some(region) = found.get("sso_region")
+        && !region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        other.push(format!(
+            "sso_region {region:?} is not a region name (like us-east-1); correct it in the config file"
+        ));
     }
     let mut clauses = Vec::new();
     if !missing.is_empty() {
@@ -803,11 +831,11 @@ mod tests {
     #[test]
     fn comments() {
         let p = ok(
-            "# top\n; top\n[profile dev] # after header\n  # indented\nsso_start_url = u ; kept\n\t; tab\nsso_region = r # kept\nsso_account_id = 1\n   ; c\nsso_role_name = R\n",
+            "# top\n; top\n[profile dev] # after header\n  # indented\nsso_start_url = u ; kept\n\t; tab\nsso_region = r\nsso_account_id = 1\n   ; c\nsso_role_name = R # kept\n",
         );
         assert_eq!(p.sso[0].start_url, "u ; kept");
-        assert_eq!(p.sso[0].sso_region, "r # kept");
-        assert_eq!(p.sso[0].role_name, "R");
+        assert_eq!(p.sso[0].sso_region, "r");
+        assert_eq!(p.sso[0].role_name, "R # kept");
     }
 
     /// Quotes and backslashes in values are kept literally.
@@ -821,6 +849,40 @@ mod tests {
         assert_eq!(w.account_id, "'1'");
         assert_eq!(w.role_name, "a\\tb");
         assert_eq!(w.ca_bundle.as_deref(), Some("C:\\certs\\ca.pem"));
+    }
+
+    /// A region that cannot be part of a host name is a problem, named.
+    #[test]
+    fn bad_region() {
+        let p = ok(
+            "[profile a]\nsso_start_url = https://x\nsso_region = us east 1\nsso_account_id = 1\nsso_role_name = r\n",
+        );
+        assert!(p.sso.is_empty());
+        assert!(
+            p.problems[0]
+                .message
+                .contains("sso_region \"us east 1\" is not a region name"),
+            "{:?}",
+            p.problems
+        );
+    }
+
+    /// The account or the role may come from the sso-session section, as botocore copies
+    /// every session setting into the profile.
+    #[test]
+    fn account_or_role_from_session() {
+        let p = ok(&format!(
+            "[profile dev]\nsso_session = corp\nsso_account_id = 1\n{SESSION}sso_role_name = Admin\n"
+        ));
+        assert_eq!(p.problems, vec![]);
+        assert_eq!(p.sso[0].role_name, "Admin");
+        let p = ok(&format!(
+            "[profile dev]\nsso_session = corp\n{SESSION}sso_role_name = Admin\nsso_account_id = 1\n"
+        ));
+        assert!(
+            p.sso.is_empty() && p.problems.is_empty(),
+            "neither in the profile: login-only"
+        );
     }
 
     /// CRLF, lone CR and a missing final newline read the same as LF.

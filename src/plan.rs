@@ -73,10 +73,25 @@ impl Outcome {
                     },
                 ),
             },
+            CallError::Throttled { detail } => Outcome::Unavailable {
+                detail: format!(
+                    "the SSO portal in {} is throttling calls ({detail}); wait a minute and run again",
+                    target.profile.sso_region
+                ),
+            },
+            // An answer with a status is the portal failing; no answer is the way there.
+            CallError::Transient { detail } if detail.starts_with("HTTP ") => {
+                Outcome::Unavailable {
+                    detail: format!(
+                        "the SSO portal in {} failed ({detail}); run again in a few minutes",
+                        target.profile.sso_region
+                    ),
+                }
+            }
             CallError::Transient { detail } => Outcome::Unavailable {
                 detail: format!(
-                    "the SSO portal in {} failed or did not answer ({detail}); check your network \
-                     or proxy settings and run again",
+                    "the SSO portal in {} did not answer ({detail}); check your network or proxy \
+                     settings and run again",
                     target.profile.sso_region
                 ),
             },

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use aws_sdk_sso::config::retry::RetryConfig;
@@ -40,7 +41,10 @@ pub enum CallError {
     /// 403/404: this login has no access to the account or role.
     #[error("no access to this account and role ({code}: {message})")]
     NoAccess { code: String, message: String },
-    /// 429, 5xx, timeouts, network errors: worth another try later.
+    /// 429 and throttling codes: the portal asks for fewer calls; worth another try later.
+    #[error("the portal is throttling calls ({detail})")]
+    Throttled { detail: String },
+    /// 5xx, timeouts, network errors: worth another try later.
     #[error("the portal could not be reached or failed ({detail})")]
     Transient { detail: String },
     /// Anything else (a malformed request or response, a portal certificate that is not
@@ -52,7 +56,10 @@ pub enum CallError {
 impl CallError {
     /// True for failures that another attempt may cure.
     pub fn is_transient(&self) -> bool {
-        matches!(self, CallError::Transient { .. })
+        matches!(
+            self,
+            CallError::Transient { .. } | CallError::Throttled { .. }
+        )
     }
 }
 
@@ -78,13 +85,15 @@ pub fn classify(status: Option<u16>, code: Option<&str>, message: Option<&str>) 
             code: format!("HTTP {s}"),
             message,
         },
-        (
-            Some("TooManyRequestsException" | "ThrottlingException" | "RequestTimeoutException"),
-            _,
-        ) => CallError::Transient {
+        (Some("TooManyRequestsException" | "ThrottlingException"), _) | (_, Some(429)) => {
+            CallError::Throttled {
+                detail: code_or_status(),
+            }
+        }
+        (Some("RequestTimeoutException"), _) => CallError::Transient {
             detail: code_or_status(),
         },
-        (_, Some(s)) if s == 429 || s >= 500 => CallError::Transient {
+        (_, Some(s)) if s >= 500 => CallError::Transient {
             detail: code_or_status(),
         },
         _ => CallError::Failed {
@@ -98,6 +107,40 @@ pub fn classify(status: Option<u16>, code: Option<&str>, message: Option<&str>) 
                 }
             ),
         },
+    }
+}
+
+/// The innermost cause of an error: the part a person can act on ("Connection refused"),
+/// without the SDK's layers of wrappers around it.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+/// Classifies a request that never got an answer, from its innermost cause. A host name that
+/// does not exist is final (usually a wrong `sso_region`); everything else may pass.
+pub fn dispatch_failure(cause: &str, region: &str) -> CallError {
+    let no_such_host = [
+        "Name or service not known",
+        "nodename nor servname",
+        "No address associated",
+    ]
+    .iter()
+    .any(|m| cause.contains(m));
+    if no_such_host {
+        CallError::Failed {
+            detail: format!(
+                "the host name of the SSO portal for region {region} does not resolve ({cause}); \
+                 check sso_region in the config file, or AWS_ENDPOINT_URL_SSO if you set it"
+            ),
+        }
+    } else {
+        CallError::Transient {
+            detail: cause.to_owned(),
+        }
     }
 }
 
@@ -136,7 +179,7 @@ fn classify_sdk(
             classify(Some(status), e.code(), e.message())
         }
         SdkError::TimeoutError(_) => CallError::Transient {
-            detail: "no answer within the timeout".to_owned(),
+            detail: NO_ANSWER.to_owned(),
         },
         SdkError::DispatchFailure(d) => {
             let chain = format!(
@@ -145,7 +188,7 @@ fn classify_sdk(
             );
             if d.is_timeout() {
                 CallError::Transient {
-                    detail: "connection timed out".to_owned(),
+                    detail: NO_ANSWER.to_owned(),
                 }
             } else if let Some(reason) = untrusted_certificate(&chain) {
                 // Another attempt meets the same certificate.
@@ -157,7 +200,7 @@ fn classify_sdk(
                     ),
                 }
             } else {
-                CallError::Transient { detail: chain }
+                dispatch_failure(&root_cause(&err), region)
             }
         }
         SdkError::ResponseError(r) => {
@@ -173,10 +216,7 @@ fn classify_sdk(
             }
         }
         _ => CallError::Failed {
-            detail: format!(
-                "{}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            ),
+            detail: root_cause(&err),
         },
     }
 }
@@ -247,7 +287,20 @@ impl Endpoint {
 pub struct Portal {
     clients: HashMap<Route, Result<aws_sdk_sso::Client, String>>,
     policy: CallPolicy,
+    /// Calls per route that got no answer in time. From [`STALLS_BEFORE_GIVING_UP`] on, the
+    /// route's other calls fail at once: a portal or proxy that hangs would otherwise cost a
+    /// timeout per attempt per profile (minutes, for many profiles).
+    stalls: HashMap<Route, AtomicU32>,
 }
+
+/// The detail of a call that got no answer within the timeout.
+const NO_ANSWER: &str = "no answer within the timeout";
+
+/// The detail of a call not made because the route counts as down.
+const NOT_TRIED: &str = "not tried: other calls to it got no answer just before";
+
+/// How many unanswered calls make a route count as down for the rest of the pass.
+pub const STALLS_BEFORE_GIVING_UP: u32 = 2;
 
 impl Portal {
     /// Builds a client for each route. A route whose CA bundle is unreadable gets an error
@@ -282,7 +335,15 @@ impl Portal {
                 .map_err(|e| e.to_string());
             clients.insert(route, client);
         }
-        Self { clients, policy }
+        let stalls = clients
+            .keys()
+            .map(|r| (r.clone(), AtomicU32::new(0)))
+            .collect();
+        Self {
+            clients,
+            policy,
+            stalls,
+        }
     }
 
     /// GetRoleCredentials, retried on transient failures. `on_retry` hears of each retry.
@@ -303,16 +364,32 @@ impl Portal {
                 });
             }
         };
+        let stalls = self.stalls.get(route);
+        let stalled =
+            || stalls.is_some_and(|s| s.load(Ordering::SeqCst) >= STALLS_BEFORE_GIVING_UP);
+        if stalled() {
+            return Err(CallError::Transient {
+                detail: NOT_TRIED.to_owned(),
+            });
+        }
         let mut attempt = 1;
         loop {
             let result = self
                 .attempt(client, &route.region, account_id, role_name, token)
                 .await;
+            if matches!(&result, Err(CallError::Transient { detail }) if detail == NO_ANSWER)
+                && let Some(count) = stalls
+            {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
             match result {
-                Err(e) if e.is_transient() && attempt < self.policy.attempts => {
+                Err(e) if e.is_transient() && attempt < self.policy.attempts && !stalled() => {
                     let delay = backoff(self.policy.backoff, attempt);
                     on_retry(attempt, &e, delay);
                     tokio::time::sleep(delay).await;
+                    if stalled() {
+                        return Err(e);
+                    }
                     attempt += 1;
                 }
                 other => return other,
@@ -340,7 +417,7 @@ impl Portal {
         let output = match tokio::time::timeout(guard, call).await {
             Err(_) => {
                 return Err(CallError::Transient {
-                    detail: "no answer within the timeout".to_owned(),
+                    detail: NO_ANSWER.to_owned(),
                 });
             }
             Ok(result) => result.map_err(|e| classify_sdk(e, region))?,
@@ -446,6 +523,7 @@ mod tests {
             CallError::Unauthorized => "login",
             CallError::NoAccess { .. } => "access",
             CallError::Transient { .. } => "transient",
+            CallError::Throttled { .. } => "throttled",
             CallError::Failed { .. } => "failed",
         };
         let table = [
@@ -454,7 +532,9 @@ mod tests {
             (Some(403), Some("ForbiddenException"), "access"),
             (Some(403), None, "access"),
             (Some(404), Some("ResourceNotFoundException"), "access"),
-            (Some(429), Some("TooManyRequestsException"), "transient"),
+            (Some(429), Some("TooManyRequestsException"), "throttled"),
+            (Some(429), None, "throttled"),
+            (Some(400), Some("ThrottlingException"), "throttled"),
             (Some(500), None, "transient"),
             (Some(503), Some("ServiceUnavailable"), "transient"),
             (Some(400), Some("InvalidRequestException"), "failed"),
@@ -574,6 +654,29 @@ mod tests {
                 .expect_err("not a certificate")
                 .contains("certificate 1")
         );
+    }
+
+    /// A host that does not exist is final and points at sso_region; other network causes
+    /// (refused, reset, a lookup that may work later) are transient and kept short.
+    #[test]
+    fn dispatch_failures() {
+        let e = dispatch_failure(
+            "failed to lookup address information: Name or service not known",
+            "xx-nowhere-9",
+        );
+        assert!(!e.is_transient());
+        assert!(e.to_string().contains("check sso_region"), "{e}");
+        for cause in [
+            "Connection refused (os error 111)",
+            "failed to lookup address information: Temporary failure in name resolution",
+        ] {
+            assert_eq!(
+                dispatch_failure(cause, "us-east-1"),
+                CallError::Transient {
+                    detail: cause.to_owned()
+                }
+            );
+        }
     }
 
     /// Backoff doubles and its jitter stays within half of the step.

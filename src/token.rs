@@ -74,6 +74,8 @@ pub enum TokenError {
 /// except an unparsable `expiresAt`, which is a date, not a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
+    /// Not a regular file (a folder, a FIFO, a device).
+    NotAFile,
     /// Zero bytes: the CLI truncates before it writes, so this is often "not yet".
     Empty,
     /// Not valid JSON (half-written, or not a cache file at all).
@@ -91,6 +93,7 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Problem::NotAFile => f.write_str("it is not a regular file"),
             Problem::Empty => f.write_str("the file is empty, perhaps still being written"),
             Problem::NotJson { line, column } => write!(
                 f,
@@ -116,6 +119,13 @@ pub fn token_path(cache_dir: &Path, login: &LoginId) -> PathBuf {
 
 /// Reads the token file at `path`.
 pub fn read(path: &Path) -> Result<Token, TokenError> {
+    // A FIFO or device in the cache folder would block the read or never end.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(TokenError::Invalid {
+            path: path.to_owned(),
+            problem: Problem::NotAFile,
+        });
+    }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

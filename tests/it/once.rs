@@ -87,7 +87,7 @@ fn mode(path: &std::path::Path) -> u32 {
     fs::metadata(path).expect("metadata").permissions().mode() & 0o777
 }
 
-/// Both profile forms are written; one token read serves both profiles of a session; the
+/// Both profile forms are written; both profiles of a session use its one login; the
 /// user's own bytes survive; botocore and the JavaScript SDK v2 read what was written.
 #[test]
 fn writes_every_profile_for_real_readers() {
@@ -287,7 +287,7 @@ fn persistent_failure_gives_up() {
     assert_eq!(portal.count("111111111111", "Dev"), 3);
     assert!(
         out.stderr
-            .contains("dev: the SSO portal in us-east-1 failed or did not answer"),
+            .contains("dev: the SSO portal in us-east-1 failed (HTTP 500"),
         "{out}"
     );
 }
@@ -306,7 +306,7 @@ fn hanging_portal_times_out_without_stalling_others() {
     out.assert_status(2);
     assert!(
         out.stderr
-            .contains("dev: the SSO portal in us-east-1 failed or did not answer"),
+            .contains("dev: the SSO portal in us-east-1 did not answer (no answer within the timeout); check your network"),
         "{out}"
     );
     assert!(
@@ -527,9 +527,13 @@ fn secrets_never_reach_the_output() {
         "ReadOnly",
         [Reply::Status(500), Reply::Status(403)],
     );
-    for args in [vec!["-vv"], vec![]] {
+    // -vv alone (ssofresh at trace, the rest at debug), then RUST_LOG=trace for everything.
+    for rust_log in [None, Some("trace")] {
         let mut cmd = ssofresh(&home, &portal);
-        cmd.arg("--once").args(&args).env("RUST_LOG", "trace");
+        cmd.args(["--once", "-vv"]);
+        if let Some(level) = rust_log {
+            cmd.env("RUST_LOG", level);
+        }
         let out = run(cmd);
         let mut secrets = vec![
             "tok-corp".to_owned(),
@@ -723,4 +727,62 @@ fn two_profiles_one_section() {
     );
     assert!(portal.credential_requests().is_empty());
     assert!(!home.credentials_path().exists());
+}
+
+/// A portal that hangs for everyone is given up on after a couple of unanswered calls: the
+/// other profiles fail at once instead of each waiting out its own timeouts.
+#[test]
+fn hanging_portal_is_given_up_on() {
+    let home = TestHome::new();
+    let portal = Portal::start();
+    let mut config =
+        format!("[sso-session corp]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n");
+    for i in 0..12 {
+        let account = format!("{:012}", 500_000_000_000u64 + i);
+        config.push_str(&format!("\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"));
+        portal.grant("tok-corp", &account, "Dev", HOUR);
+        portal.script(&account, "Dev", [Reply::Hang, Reply::Hang, Reply::Hang]);
+    }
+    home.write_config(&config);
+    home.write_token("corp", token_json("tok-corp", in_hours(8)));
+    let out = once(&home, &portal, &["--timeout", "1s"]);
+    out.assert_status(2);
+    let calls = portal.credential_requests().len();
+    assert!(
+        (1..=8).contains(&calls),
+        "12 profiles × 3 attempts would be 36 calls; made {calls}: {out}"
+    );
+    assert!(
+        out.stderr.contains("12 of 12 profiles were not written"),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("not tried: other calls to it got no answer"),
+        "{out}"
+    );
+}
+
+/// Calls run concurrently, and never more than eight at once.
+#[test]
+fn calls_are_concurrent_and_bounded() {
+    let home = TestHome::new();
+    let portal = Portal::start();
+    let mut config =
+        format!("[sso-session corp]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n");
+    for i in 0..20 {
+        let account = format!("{:012}", 600_000_000_000u64 + i);
+        config.push_str(&format!("\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"));
+        portal.grant("tok-corp", &account, "Dev", HOUR);
+        portal.script(
+            &account,
+            "Dev",
+            [Reply::Ok.after(Duration::from_millis(200))],
+        );
+    }
+    home.write_config(&config);
+    home.write_token("corp", token_json("tok-corp", in_hours(8)));
+    once(&home, &portal, &[]).assert_success();
+    let peak = portal.peak_in_flight();
+    assert!((2..=8).contains(&peak), "peak concurrent calls: {peak}");
 }

@@ -141,6 +141,9 @@ struct Shared {
     /// Clones of the open connections by id, shut down on drop.
     streams: Mutex<HashMap<u64, TcpStream>>,
     next_stream: AtomicU64,
+    /// Requests being handled now, and the most there ever were at once.
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
 }
 
 impl Shared {
@@ -193,6 +196,8 @@ impl Portal {
             wake: Condvar::new(),
             streams: Mutex::new(HashMap::new()),
             next_stream: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            peak_in_flight: AtomicU64::new(0),
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
@@ -269,6 +274,11 @@ impl Portal {
     /// Sets `expiresIn` (seconds) of refreshed tokens; the default is 28800 (8 hours).
     pub fn set_refreshed_expires_in(&self, seconds: i64) {
         self.shared.state().refreshed_expires_in = Some(seconds);
+    }
+
+    /// The most requests that were being handled at the same moment.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.shared.peak_in_flight.load(Ordering::SeqCst)
     }
 
     /// Every request received so far, in order of arrival.
@@ -628,7 +638,16 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// Records the request, picks the reply, and builds the response; `None` means hang.
+/// [`handle_request`], counting the requests in flight.
 fn handle(request: &HttpRequest, shared: &Shared) -> Option<HttpResponse> {
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+    let response = handle_request(request, shared);
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+fn handle_request(request: &HttpRequest, shared: &Shared) -> Option<HttpResponse> {
     let token = request.header("x-amz-sso_bearer_token").map(str::to_owned);
     let body = String::from_utf8_lossy(&request.body).into_owned();
     let is_credentials = request.method == "GET" && request.path == "/federation/credentials";
