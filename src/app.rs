@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use crate::cli::{self, Args};
 use crate::paths::Paths;
+use crate::plan::{self, Outcome};
 use crate::portal::CallPolicy;
 use crate::run::{self, Options, Report};
 
@@ -98,8 +99,9 @@ fn print_report(report: &Report, options: &Options) {
             failed.len(),
             if total == 1 { " was" } else { "s were" }
         );
-        for (name, outcome) in failed {
-            eprintln!("  {name}: {}", outcome.message());
+        let outcomes: Vec<(String, Outcome)> = failed.into_iter().cloned().collect();
+        for (names, message) in plan::group_by_message(&outcomes) {
+            eprintln!("  {}: {message}", names.join(", "));
         }
     }
 }

@@ -253,6 +253,20 @@ pub fn usable_token(
     }
 }
 
+/// Outcomes with the same message, merged: `dev, prod: no login found …; run …` once rather
+/// than once per profile of a session. Order of first appearance is kept.
+pub fn group_by_message(outcomes: &[(String, Outcome)]) -> Vec<(Vec<String>, String)> {
+    let mut groups: Vec<(Vec<String>, String)> = Vec::new();
+    for (name, outcome) in outcomes {
+        let message = outcome.message();
+        match groups.iter_mut().find(|(_, m)| *m == message) {
+            Some((names, _)) => names.push(name.clone()),
+            None => groups.push((vec![name.clone()], message)),
+        }
+    }
+    groups
+}
+
 /// The exit status of `--once`: 0 when every selected profile was written, else 2.
 pub fn exit_status(outcomes: &[(String, Outcome)]) -> u8 {
     if outcomes.iter().all(|(_, o)| o.is_written()) {
@@ -378,6 +392,31 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    /// Profiles that share a message are listed once, in order of first appearance.
+    #[test]
+    fn grouping() {
+        let login = |name: &str| {
+            (
+                name.to_owned(),
+                Outcome::NeedsLogin {
+                    login: LoginId::Session("corp".into()),
+                    command: "aws sso login --sso-session corp".into(),
+                    why: LoginProblem::Missing,
+                },
+            )
+        };
+        let other = (
+            "x".to_owned(),
+            Outcome::Failed {
+                detail: "boom".into(),
+            },
+        );
+        let groups = group_by_message(&[login("a"), other, login("b")]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].0, ["a", "b"]);
+        assert_eq!(groups[1], (vec!["x".to_owned()], "boom".to_owned()));
     }
 
     /// Expired tokens are never usable; missing and broken files say so.

@@ -204,8 +204,8 @@ fn expired_login_is_never_sent() {
     );
 }
 
-/// No login at all, and a login the portal rejects (401): each profile says what to run,
-/// and the profiles with a good login are still written.
+/// No login at all, and a login the portal rejects (401): each login is named once, with its
+/// profiles and the command to run.
 #[test]
 fn missing_and_rejected_logins() {
     let (home, portal) = setup();
@@ -220,11 +220,12 @@ fn missing_and_rejected_logins() {
     );
     assert!(
         out.stderr
-            .contains("dev: the SSO portal rejected the login for sso-session corp"),
+            .contains("dev, prod: the SSO portal rejected the login for sso-session corp"),
         "{out}"
     );
-    assert!(
-        out.stderr.contains("aws sso login --sso-session corp"),
+    assert_eq!(
+        out.stderr.matches("aws sso login --sso-session corp").count(),
+        1,
         "{out}"
     );
     assert_eq!(portal.credential_requests().len(), 2, "401 is not retried");
