@@ -224,7 +224,9 @@ fn missing_and_rejected_logins() {
         "{out}"
     );
     assert_eq!(
-        out.stderr.matches("aws sso login --sso-session corp").count(),
+        out.stderr
+            .matches("aws sso login --sso-session corp")
+            .count(),
         1,
         "{out}"
     );
