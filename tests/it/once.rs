@@ -732,22 +732,31 @@ fn two_profiles_one_section() {
     assert!(!home.credentials_path().exists());
 }
 
-/// A portal that hangs for everyone is given up on after a couple of unanswered calls: the
-/// other profiles fail at once instead of each waiting out its own timeouts.
-#[test]
-fn hanging_portal_is_given_up_on() {
+/// HOME with `n` sso-session profiles `p0`… on one valid login, each role answered by the
+/// portal with `replies`.
+fn many_profiles(n: u64, replies: &[Reply]) -> (TestHome, Portal) {
     let home = TestHome::new();
     let portal = Portal::start();
     let mut config =
         format!("[sso-session corp]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n");
-    for i in 0..12 {
+    for i in 0..n {
         let account = format!("{:012}", 500_000_000_000u64 + i);
-        config.push_str(&format!("\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"));
+        config.push_str(&format!(
+            "\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"
+        ));
         portal.grant("tok-corp", &account, "Dev", HOUR);
-        portal.script(&account, "Dev", [Reply::Hang, Reply::Hang, Reply::Hang]);
+        portal.script(&account, "Dev", replies.to_vec());
     }
     home.write_config(&config);
     home.write_token("corp", token_json("tok-corp", in_hours(8)));
+    (home, portal)
+}
+
+/// A portal that hangs for everyone is given up on after a couple of unanswered calls: the
+/// other profiles fail at once instead of each waiting out its own timeouts.
+#[test]
+fn hanging_portal_is_given_up_on() {
+    let (home, portal) = many_profiles(12, &[Reply::Hang, Reply::Hang, Reply::Hang]);
     let out = once(&home, &portal, &["--timeout", "1s"]);
     out.assert_status(2);
     let calls = portal.credential_requests().len();
@@ -769,22 +778,7 @@ fn hanging_portal_is_given_up_on() {
 /// Calls run concurrently, and never more than eight at once.
 #[test]
 fn calls_are_concurrent_and_bounded() {
-    let home = TestHome::new();
-    let portal = Portal::start();
-    let mut config =
-        format!("[sso-session corp]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n");
-    for i in 0..20 {
-        let account = format!("{:012}", 600_000_000_000u64 + i);
-        config.push_str(&format!("\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"));
-        portal.grant("tok-corp", &account, "Dev", HOUR);
-        portal.script(
-            &account,
-            "Dev",
-            [Reply::Ok.after(Duration::from_millis(200))],
-        );
-    }
-    home.write_config(&config);
-    home.write_token("corp", token_json("tok-corp", in_hours(8)));
+    let (home, portal) = many_profiles(20, &[Reply::Ok.after(Duration::from_millis(200))]);
     once(&home, &portal, &[]).assert_success();
     let peak = portal.peak_in_flight();
     assert!((2..=8).contains(&peak), "peak concurrent calls: {peak}");
