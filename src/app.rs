@@ -1,14 +1,19 @@
-//! The program as the command line runs it: options resolved, one pass, the report printed.
+//! The program as the command line runs it: options resolved, then either one pass and its
+//! report (`--once`) or the daemon, with its instance lock and signal handling.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 
+use tokio::sync::mpsc;
+
 use crate::cli::{self, Args};
+use crate::daemon::{self, Mode, Signal};
+use crate::fsio;
 use crate::paths::Paths;
 use crate::plan::{self, Outcome};
-use crate::portal::CallPolicy;
-use crate::run::{self, Options, Report};
+use crate::portal::{CallPolicy, Endpoint};
+use crate::run::{Fatal, Options, Report};
 
 /// Runs ssofresh with parsed arguments and returns the exit status.
 pub fn main(args: Args) -> ExitCode {
@@ -27,16 +32,45 @@ fn run(args: Args) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    if !args.once {
-        tracing::warn!("the background daemon is not built yet: running one pass, as with --once");
+    if args.once {
+        let report = runtime.block_on(daemon::run(&options, Mode::Once))?;
+        print_report(&report, &options);
+        return Ok(report.exit_status());
     }
-    let report = runtime.block_on(run::pass(&options))?;
-    print_report(&report, &options);
-    Ok(report.exit_status())
+    let _instance = fsio::hold_instance_lock(&options.paths.credentials).map_err(Fatal::from)?;
+    let signals = forward_signals()?;
+    runtime.block_on(daemon::run(&options, Mode::Daemon { signals }))?;
+    Ok(0)
+}
+
+/// SIGTERM, SIGINT and SIGHUP, caught by signal-hook on a thread of their own and handed to
+/// the loop as [`Signal`]s.
+fn forward_signals() -> anyhow::Result<mpsc::Receiver<Signal>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .context("cannot install signal handlers")?;
+    let (tx, rx) = mpsc::channel(8);
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                let signal = if signal == SIGHUP {
+                    Signal::Reload
+                } else {
+                    Signal::Stop
+                };
+                if tx.blocking_send(signal).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(rx)
 }
 
 /// Turns the raw arguments into validated options.
 fn resolve(args: &Args) -> anyhow::Result<Options> {
+    let env = |k: &str| std::env::var(k).ok();
     let selectors = args
         .profiles
         .iter()
@@ -54,6 +88,9 @@ fn resolve(args: &Args) -> anyhow::Result<Options> {
             timeout: args.timeout,
             ..CallPolicy::default()
         },
+        refresh_margin: args.refresh_margin,
+        sso_endpoint: Endpoint::from_env("SSO", env),
+        oidc_endpoint: Endpoint::from_env("SSO_OIDC", env),
     })
 }
 

@@ -133,6 +133,60 @@ pub fn with_write_lock<T, E: From<FsError>>(
     result
 }
 
+/// The lock a running daemon holds for the life of the process, one per credentials file.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: File,
+}
+
+/// Another process holds the instance lock.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error(
+        "another ssofresh{} is already keeping {} fresh; stop it first \
+         (systemctl --user stop ssofresh, or launchctl bootout)",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+        path.display()
+    )]
+    AlreadyRunning { path: PathBuf, pid: Option<u32> },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+/// Takes the instance lock for the credentials file at `path`: a file `.NAME.ssofresh.pid`
+/// beside it holding the daemon's process id, locked until the process ends (the kernel
+/// drops the lock even after a crash, so a stale file never blocks a new daemon).
+pub fn hold_instance_lock(path: &Path) -> Result<InstanceLock, InstanceError> {
+    let (dir, name) = beside(path);
+    create_private_dir(&dir)?;
+    let lock_path = dir.join(format!(".{name}.ssofresh.pid"));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(PRIVATE)
+        .open(&lock_path)
+        .map_err(fs_err("cannot open the lock file", &lock_path))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let pid = fs::read_to_string(&lock_path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            return Err(InstanceError::AlreadyRunning {
+                path: path.to_owned(),
+                pid,
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(fs_err("cannot lock", &lock_path)(e).into()),
+    }
+    file.set_len(0)
+        .and_then(|()| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
+        .map_err(fs_err("cannot write", &lock_path))?;
+    Ok(InstanceLock { _file: file })
+}
+
 /// Refuses a path that exists but is not a regular file (after symlinks): a FIFO would block
 /// the read, and replacing a device such as `/dev/null` would be wrong.
 pub fn ensure_regular(path: &Path) -> Result<(), FsError> {

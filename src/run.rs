@@ -1,27 +1,24 @@
-//! One pass, with its I/O: read the config and the logins, call the portal for every
-//! profile (several at a time), and write the credentials file once.
-//!
-//! `ssofresh --once` is exactly one pass; the report it returns says what happened to each
-//! profile and gives the exit status.
+//! The I/O the event loop's actions need: reading the config and the logins, calling the
+//! portal (several calls at a time, each reporting back as an event), refreshing tokens, and
+//! writing the credentials file.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::Utc;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-use tracing::{debug, info, warn};
+use tokio::sync::{Semaphore, mpsc};
+use tracing::{debug, warn};
 
 use crate::cli::Selector;
 use crate::config::{self, LoginId, Profiles};
-use crate::credfile::{self, RoleCredentials, Update};
+use crate::credfile::{self, Update};
+use crate::engine::{self, Event, Put, Refresh, Removal, Seen};
 use crate::fsio::{self, FsError};
+use crate::oidc::{Oidc, RefreshError};
 use crate::paths::Paths;
 use crate::plan::{self, Outcome, Target};
 use crate::portal::{CallError, CallPolicy, Endpoint, Portal, Route};
-use crate::token::{self, Token, TokenError};
+use crate::token::{self, Problem, Token, TokenError};
 
 /// How many GetRoleCredentials calls may be in flight at once.
 pub const MAX_CONCURRENT_CALLS: usize = 8;
@@ -40,6 +37,12 @@ pub struct Options {
     pub with_region: bool,
     /// Timeouts and retries of portal calls.
     pub policy: CallPolicy,
+    /// Renew this long before credentials expire.
+    pub refresh_margin: std::time::Duration,
+    /// Where the SSO portal is when not at AWS (`AWS_ENDPOINT_URL_SSO`).
+    pub sso_endpoint: Endpoint,
+    /// Where SSO OIDC is when not at AWS (`AWS_ENDPOINT_URL_SSO_OIDC`).
+    pub oidc_endpoint: Endpoint,
 }
 
 /// A failure that stops the pass: nothing can be written.
@@ -67,6 +70,9 @@ pub enum Fatal {
     /// The credentials file changed under every attempt to write it.
     #[error("{} kept changing while ssofresh was writing it; run again", .0.display())]
     Busy(PathBuf),
+    /// Another daemon keeps the same credentials file.
+    #[error(transparent)]
+    Instance(#[from] fsio::InstanceError),
 }
 
 /// What a pass did.
@@ -87,121 +93,9 @@ impl Report {
     }
 }
 
-/// Runs one pass.
-pub async fn pass(options: &Options) -> Result<Report, Fatal> {
-    let started = Instant::now();
-    let paths = &options.paths;
-    let profiles = load_profiles(&paths.config, paths.config_named)?;
-    if profiles.sso.is_empty() && profiles.problems.is_empty() && options.selectors.is_empty() {
-        return Ok(Report {
-            no_sso_profiles: true,
-            ..Report::default()
-        });
-    }
-    let (targets, mut outcomes) = plan::select(&profiles, &options.selectors);
-
-    // One read per login, shared by all its profiles.
-    let now = Utc::now();
-    let mut logins: BTreeMap<LoginId, Result<Token, TokenError>> = BTreeMap::new();
-    for target in &targets {
-        let login = &target.profile.login;
-        if !logins.contains_key(login) {
-            let path = token::token_path(&paths.sso_cache, login);
-            let read = token::read(&path);
-            if let Err(e) = &read {
-                debug!(%login, "{e}");
-            }
-            logins.insert(login.clone(), read);
-        }
-    }
-
-    let mut jobs: Vec<(Target, Token)> = Vec::new();
-    for target in targets {
-        match plan::usable_token(&logins[&target.profile.login], now) {
-            Ok(token) => jobs.push((target, token.clone())),
-            Err(why) => {
-                let login = target.profile.login.clone();
-                let command = login.login_command(&target.profile.name);
-                outcomes.push((
-                    target.profile.name.clone(),
-                    Outcome::NeedsLogin {
-                        login,
-                        command,
-                        why,
-                    },
-                ));
-            }
-        }
-    }
-
-    let fetched = fetch_all(jobs, options.policy).await;
-    let mut written: Vec<(Target, RoleCredentials)> = Vec::new();
-    for (target, result) in fetched {
-        match result {
-            Ok(creds) => written.push((target, creds)),
-            Err(e) => {
-                let outcome = Outcome::from_call(e, &target);
-                outcomes.push((target.profile.name.clone(), outcome));
-            }
-        }
-    }
-
-    let mut report = Report::default();
-    if !written.is_empty() {
-        let updates: Vec<Update<'_>> = written
-            .iter()
-            .map(|(t, c)| Update {
-                section: &t.section,
-                credentials: c,
-                region: if options.with_region {
-                    t.profile.region.as_deref()
-                } else {
-                    None
-                },
-            })
-            .collect();
-        let (refused, tightened) = write_credentials(&paths.credentials, &updates)?;
-        report.tightened_from = tightened;
-        for (target, creds) in &written {
-            let outcome = match refused.iter().find(|(s, _)| *s == target.section) {
-                Some((section, refusal)) => Outcome::Conflict {
-                    section: section.clone(),
-                    refusal: refusal.clone(),
-                },
-                None => Outcome::Written {
-                    section: target.section.clone(),
-                    expires: creds.expiration,
-                },
-            };
-            outcomes.push((target.profile.name.clone(), outcome));
-        }
-    }
-
-    // Config order, whatever order the calls finished in.
-    let order = |name: &str| {
-        profiles
-            .sso
-            .iter()
-            .position(|p| p.name == name)
-            .unwrap_or(usize::MAX)
-    };
-    outcomes.sort_by_key(|(name, _)| order(name));
-    for (name, outcome) in &outcomes {
-        if outcome.is_written() {
-            info!("{name}: {}", outcome.message());
-        }
-    }
-    debug!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "pass done"
-    );
-    report.outcomes = outcomes;
-    Ok(report)
-}
-
 /// Reads and parses the config file. A missing default file has no profiles (a new
 /// machine); a missing file the user named is an error (a typo).
-fn load_profiles(path: &std::path::Path, named: bool) -> Result<Profiles, Fatal> {
+pub fn load_profiles(path: &Path, named: bool) -> Result<Profiles, Fatal> {
     let Some(text) = fsio::read_text(path)? else {
         if named {
             return Err(Fatal::NoConfig(path.to_owned()));
@@ -218,93 +112,49 @@ fn load_profiles(path: &std::path::Path, named: bool) -> Result<Profiles, Fatal>
     })
 }
 
-/// Calls the portal for every job, at most [`MAX_CONCURRENT_CALLS`] at a time.
-async fn fetch_all(
-    jobs: Vec<(Target, Token)>,
-    policy: CallPolicy,
-) -> Vec<(Target, Result<RoleCredentials, CallError>)> {
-    if jobs.is_empty() {
-        return Vec::new();
-    }
-    let bundle_env = std::env::var_os("AWS_CA_BUNDLE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    let route_of = |t: &Target| Route {
-        region: t.profile.sso_region.clone(),
-        ca_bundle: bundle_env
-            .clone()
-            .or_else(|| t.profile.ca_bundle.as_ref().map(PathBuf::from)),
-    };
-    let endpoint = Endpoint::from_env("SSO", |k| std::env::var(k).ok());
-    let portal = Arc::new(Portal::new(
-        jobs.iter().map(|(t, _)| route_of(t)),
-        &endpoint,
-        policy,
-    ));
-    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS));
-    let mut set = JoinSet::new();
-    // Which target each task serves, so that a task that dies still gives its profile an
-    // outcome rather than dropping it (which would read as success).
-    let mut tasks = HashMap::new();
-    for (target, token) in jobs {
-        let route = route_of(&target);
-        let portal = Arc::clone(&portal);
-        let permits = Arc::clone(&permits);
-        let served = target.clone();
-        let handle = set.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let name = target.profile.name.clone();
-            let result = portal
-                .role_credentials(
-                    &route,
-                    &target.profile.account_id,
-                    &target.profile.role_name,
-                    &token.access_token,
-                    |attempt, error, delay| {
-                        warn!("{name}: attempt {attempt} failed: {error}; retrying in {delay:.1?}");
-                    },
-                )
-                .await;
-            (target, result)
-        });
-        tasks.insert(handle.id(), served);
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(result) => results.push(result),
-            Err(e) => {
-                if let Some(target) = tasks.remove(&e.id()) {
-                    let failure = CallError::Failed {
-                        detail: "internal error: the call stopped unexpectedly; please report this"
-                            .to_owned(),
-                    };
-                    results.push((target, Err(failure)));
-                }
-            }
-        }
-    }
-    results
+/// What a write did.
+#[derive(Debug, Clone)]
+pub struct Wrote {
+    /// Sections the editor refused, with the reason.
+    pub refused: Vec<(String, credfile::Refusal)>,
+    /// The file's text after the write.
+    pub text: String,
+    /// The file's mode was looser than 0600 and has been tightened from this.
+    pub tightened_from: Option<u32>,
 }
 
-/// Sections the editor refused, with the reason.
-type Refusals = Vec<(String, credfile::Refusal)>;
-
-/// Applies the updates to the credentials file in one atomic write, under the lock that
-/// serialises ssofresh writers. The file is re-read just before the write and the edit redone
-/// if another program changed it meanwhile: that narrows, but cannot close, the window in
-/// which a program that takes no lock could lose a write.
-fn write_credentials(
-    path: &std::path::Path,
-    updates: &[Update<'_>],
-) -> Result<(Refusals, Option<u32>), Fatal> {
-    fsio::with_write_lock(path, || edit_and_replace(path, updates))
+/// Applies the puts and removals to the credentials file in one atomic write, under the lock
+/// that serialises ssofresh writers. The file is re-read just before the write and the edit
+/// redone if another program changed it meanwhile: that narrows, but cannot close, the window
+/// in which a program that takes no lock could lose a write.
+pub fn write_credentials(
+    path: &Path,
+    puts: &[Put],
+    removals: &[Removal],
+) -> Result<Wrote, Fatal> {
+    let updates: Vec<Update<'_>> = puts
+        .iter()
+        .map(|p| Update {
+            section: &p.section,
+            credentials: &p.credentials,
+            region: p.region.as_deref(),
+        })
+        .collect();
+    let removals: Vec<credfile::Removal<'_>> = removals
+        .iter()
+        .map(|r| credfile::Removal {
+            section: &r.section,
+            access_key_id: &r.access_key_id,
+        })
+        .collect();
+    fsio::with_write_lock(path, || edit_and_replace(path, &updates, &removals))
 }
 
 fn edit_and_replace(
-    path: &std::path::Path,
+    path: &Path,
     updates: &[Update<'_>],
-) -> Result<(Refusals, Option<u32>), Fatal> {
+    removals: &[credfile::Removal<'_>],
+) -> Result<Wrote, Fatal> {
     fsio::ensure_regular(path)?;
     for _ in 0..WRITE_ATTEMPTS {
         let old = fsio::read_text(path)?;
@@ -312,15 +162,26 @@ fn edit_and_replace(
         if old_text.starts_with('\u{feff}') {
             return Err(Fatal::ByteOrderMark(path.to_owned()));
         }
-        let edit = credfile::apply(old_text, updates);
+        let mut edit = credfile::apply(old_text, updates);
+        if !removals.is_empty() {
+            let removed = credfile::remove(&edit.text, removals);
+            edit.text = removed.text;
+            for (section, why) in removed.refused {
+                debug!(section, "not removed: {why}");
+            }
+        }
         if edit.text == old_text {
             debug!(path = %path.display(), "credentials file already up to date");
-            let tightened = if old.is_some() {
+            let tightened_from = if old.is_some() {
                 fsio::make_private(path)?
             } else {
                 None
             };
-            return Ok((edit.refused, tightened));
+            return Ok(Wrote {
+                refused: edit.refused,
+                text: edit.text,
+                tightened_from,
+            });
         }
         if fsio::read_text(path)? != old {
             debug!(path = %path.display(), "changed while editing; redoing the edit");
@@ -336,7 +197,182 @@ fn edit_and_replace(
                 path.display()
             );
         }
-        return Ok((edit.refused, written.tightened_from));
+        return Ok(Wrote {
+            refused: edit.refused,
+            text: edit.text,
+            tightened_from: written.tightened_from,
+        });
     }
     Err(Fatal::Busy(path.to_owned()))
+}
+
+/// Reads a login's token file and says what it holds.
+pub fn read_login(cache_dir: &Path, login: &LoginId) -> Seen {
+    let path = token::token_path(cache_dir, login);
+    match token::read(&path) {
+        Ok(token) => Seen::Token(token),
+        Err(TokenError::Missing { .. }) => Seen::Missing,
+        Err(
+            e @ TokenError::Invalid {
+                problem: Problem::Empty | Problem::NotJson { .. },
+                ..
+            },
+        ) => Seen::NotYet(e.to_string()),
+        Err(e) => Seen::Unusable(e.to_string()),
+    }
+}
+
+/// Where a profile's calls go.
+pub fn route_of(target: &Target) -> Route {
+    let bundle_env = std::env::var_os("AWS_CA_BUNDLE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    Route {
+        region: target.profile.sso_region.clone(),
+        ca_bundle: bundle_env.or_else(|| target.profile.ca_bundle.as_ref().map(PathBuf::from)),
+    }
+}
+
+/// Starts a GetRoleCredentials call for every job, at most [`MAX_CONCURRENT_CALLS`] in
+/// flight across the process (`permits`); each reports back on `events` as
+/// [`Event::Fetched`], also when its task dies.
+pub fn spawn_fetches(
+    jobs: Vec<(Target, Token, u64)>,
+    endpoint: &Endpoint,
+    policy: CallPolicy,
+    permits: &Arc<Semaphore>,
+    events: &mpsc::UnboundedSender<Event>,
+) {
+    if jobs.is_empty() {
+        return;
+    }
+    // One portal per batch: its stall breaker gives up on a hanging route for this batch only.
+    let portal = Arc::new(Portal::new(jobs.iter().map(|(t, _, _)| route_of(t)), endpoint, policy));
+    for (target, token, version) in jobs {
+        let portal = Arc::clone(&portal);
+        let permits = Arc::clone(permits);
+        let name = target.profile.name.clone();
+        let call = tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let route = route_of(&target);
+            let profile = target.profile.name.clone();
+            portal
+                .role_credentials(
+                    &route,
+                    &target.profile.account_id,
+                    &target.profile.role_name,
+                    &token.access_token,
+                    |attempt, error, delay| {
+                        warn!("{profile}: attempt {attempt} failed: {error}; retrying in {delay:.1?}");
+                    },
+                )
+                .await
+        });
+        let events = events.clone();
+        tokio::spawn(async move {
+            let result = call.await.unwrap_or_else(|_| {
+                Err(CallError::Failed {
+                    detail: "internal error: the call stopped unexpectedly; please report this"
+                        .to_owned(),
+                })
+            });
+            let _ = events.send(Event::Fetched {
+                profile: name,
+                token: version,
+                result,
+            });
+        });
+    }
+}
+
+/// Starts a token refresh: re-read the token file, call CreateToken, write the new token back
+/// the way the AWS CLI does; after `InvalidGrantException`, re-read once and report a change
+/// if another program refreshed it meanwhile. Reports back as [`Event::Refreshed`].
+pub fn spawn_refresh(
+    cache_dir: &Path,
+    login: LoginId,
+    version: u64,
+    route: Route,
+    endpoint: &Endpoint,
+    policy: CallPolicy,
+    events: &mpsc::UnboundedSender<Event>,
+) {
+    let path = token::token_path(cache_dir, &login);
+    let events = events.clone();
+    let task_login = login.clone();
+    let endpoint = endpoint.clone();
+    let call =
+        tokio::spawn(async move { refresh(&path, version, &route, &endpoint, policy).await });
+    tokio::spawn(async move {
+        let result = call.await.unwrap_or_else(|_| {
+            Refresh::Failed("internal error: the refresh stopped unexpectedly".to_owned())
+        });
+        let _ = events.send(Event::Refreshed {
+            login: task_login,
+            from: version,
+            result,
+        });
+    });
+}
+
+async fn refresh(
+    path: &Path,
+    version: u64,
+    route: &Route,
+    endpoint: &Endpoint,
+    policy: CallPolicy,
+) -> Refresh {
+    // The file as it is now: another program may have refreshed it already.
+    let (bytes, token) = match read_token_bytes(path) {
+        Ok(read) => read,
+        Err(e) => return Refresh::Failed(e),
+    };
+    if engine::version(&token) != version {
+        return Refresh::Changed;
+    }
+    let Some(grant) = token.refresh.clone() else {
+        return Refresh::Rejected(format!("{} has no refresh token", path.display()));
+    };
+    let oidc = Oidc::new([route.clone()], endpoint, policy);
+    let new = match oidc.create_token(route, &grant, Utc::now()).await {
+        Ok(new) => new,
+        Err(RefreshError::InvalidGrant { detail }) => {
+            // Perhaps the AWS CLI refreshed first and rotated the refresh token.
+            return match read_token_bytes(path) {
+                Ok((_, now_token)) if engine::version(&now_token) != version => Refresh::Changed,
+                _ => Refresh::Rejected(detail),
+            };
+        }
+        Err(RefreshError::InvalidClient { detail }) => return Refresh::Rejected(detail),
+        Err(e) if e.is_transient() => return Refresh::Transient(e.to_string()),
+        Err(e) => return Refresh::Failed(e.to_string()),
+    };
+    let contents = match token::refreshed(
+        &bytes,
+        &new.access_token,
+        new.expires_at,
+        new.refresh_token.as_ref(),
+    ) {
+        Ok(c) => c,
+        Err(problem) => return Refresh::Failed(format!("{}: {problem}", path.display())),
+    };
+    // Last look before writing: never overwrite a login that landed during the call.
+    match read_token_bytes(path) {
+        Ok((now_bytes, _)) if now_bytes == bytes => {}
+        _ => return Refresh::Changed,
+    }
+    if let Err(e) = token::write(path, &contents) {
+        return Refresh::Failed(e.to_string());
+    }
+    match token::parse(&contents) {
+        Ok(token) => Refresh::Done(token),
+        Err(problem) => Refresh::Failed(format!("{}: {problem}", path.display())),
+    }
+}
+
+fn read_token_bytes(path: &Path) -> Result<(Vec<u8>, Token), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let token = token::parse(&bytes)
+        .map_err(|problem| format!("{} is not a usable SSO token ({problem})", path.display()))?;
+    Ok((bytes, token))
 }

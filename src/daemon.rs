@@ -1,0 +1,338 @@
+//! The event loop: one task owns the [`Engine`]; the watcher's hints, the timer, signals and
+//! finished calls arrive as events; the engine's actions go out as spawned calls, token
+//! refreshes, writes and log lines.
+//!
+//! `--once` runs this same loop with no watcher and no signals, and stops as soon as every
+//! selected profile has an outcome.
+//!
+//! Sleeps are capped at [`MAX_SLEEP`] and every wake re-reads the wall clock: tokio's timers
+//! run on the monotonic clock, which stops while a laptop sleeps, so a long sleep would wake
+//! late by the length of the suspend. Every wake also re-reads the token files (a few small
+//! files), and every [`RESCAN`] the config and credentials files, as a safety net for lost
+//! watcher events.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::{Semaphore, mpsc};
+use tracing::{debug, error, info, warn};
+
+use crate::engine::{Action, Engine, Event, Level, Settings, WriteResult};
+use crate::fsio;
+use crate::run::{self, Fatal, MAX_CONCURRENT_CALLS, Options, Report};
+use crate::watch::{Hint, Watched, Watcher};
+
+/// The longest the loop sleeps before looking at the wall clock again.
+pub const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// How often the config and credentials files are re-read even without a watcher event.
+pub const RESCAN: Duration = Duration::from_secs(60);
+
+/// How long watcher hints are gathered before acting on them: the AWS CLI truncates and then
+/// writes a token file, and editors save in several steps.
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// What the process is told from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM or SIGINT: stop now.
+    Stop,
+    /// SIGHUP: re-read the config.
+    Reload,
+}
+
+/// How the loop runs.
+#[derive(Debug)]
+pub enum Mode {
+    /// One attempt per profile, then stop.
+    Once,
+    /// Keep running until told to stop.
+    Daemon {
+        /// SIGTERM, SIGINT, SIGHUP as they arrive.
+        signals: mpsc::Receiver<Signal>,
+    },
+}
+
+/// Runs the loop. Under `--once` it returns the report of the pass; as a daemon it returns
+/// when told to stop, with the outcomes as they stand.
+pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
+    let once = matches!(mode, Mode::Once);
+    let paths = &options.paths;
+    let settings = Settings {
+        refresh_margin: chrono::TimeDelta::from_std(options.refresh_margin)
+            .unwrap_or(chrono::TimeDelta::minutes(10)),
+        selectors: options.selectors.clone(),
+        with_region: options.with_region,
+        once,
+    };
+    let mut shell = Shell {
+        options,
+        engine: Engine::new(settings, fastrand::u64(..)),
+        events: mpsc::unbounded_channel(),
+        permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS)),
+        tightened_from: None,
+        once,
+        said_no_profiles: false,
+    };
+
+    let profiles = run::load_profiles(&paths.config, paths.config_named);
+    if once {
+        let profiles = profiles?;
+        if profiles.sso.is_empty() && profiles.problems.is_empty() && options.selectors.is_empty()
+        {
+            return Ok(Report {
+                no_sso_profiles: true,
+                ..Report::default()
+            });
+        }
+        shell.handle(Event::Config(Ok(profiles)))?;
+        shell.scan_logins()?;
+        loop {
+            shell.step()?;
+            if shell.engine.settled() {
+                return Ok(shell.report());
+            }
+            let Some(event) = shell.events.1.recv().await else {
+                return Ok(shell.report());
+            };
+            shell.handle(event)?;
+        }
+    }
+
+    let Mode::Daemon { mut signals } = mode else {
+        return Ok(shell.report());
+    };
+    shell.reload_config()?;
+    shell.scan_logins()?;
+    shell.check_credentials()?;
+    let (hint_tx, mut hints) = mpsc::channel::<Hint>(64);
+    let mut watcher = match Watcher::start(
+        Watched {
+            cache_dir: paths.sso_cache.clone(),
+            config: paths.config.clone(),
+            credentials: paths.credentials.clone(),
+        },
+        hint_tx,
+    ) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            warn!("{e}");
+            None
+        }
+    };
+    info!(
+        "watching {} and {}; writing {}",
+        paths.sso_cache.display(),
+        paths.config.display(),
+        paths.credentials.display()
+    );
+    let mut last_rescan = Instant::now();
+    loop {
+        shell.step()?;
+        let now = Utc::now();
+        let sleep = shell
+            .engine
+            .next_wake(now)
+            .and_then(|t| (t - now).to_std().ok())
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
+        tokio::select! {
+            Some(event) = shell.events.1.recv() => {
+                shell.handle(event)?;
+                while let Ok(event) = shell.events.1.try_recv() {
+                    shell.handle(event)?;
+                }
+            }
+            Some(hint) = hints.recv() => {
+                tokio::time::sleep(DEBOUNCE).await;
+                let mut seen = vec![hint];
+                while let Ok(h) = hints.try_recv() {
+                    seen.push(h);
+                }
+                debug!(?seen, "watcher hints");
+                if let Some(w) = watcher.as_mut() {
+                    w.rearm();
+                }
+                if seen.contains(&Hint::Config) {
+                    shell.reload_config()?;
+                }
+                shell.scan_logins()?;
+                if seen.contains(&Hint::Credentials) {
+                    shell.check_credentials()?;
+                }
+            }
+            signal = signals.recv() => match signal {
+                Some(Signal::Reload) => {
+                    info!("SIGHUP: reloading {}", paths.config.display());
+                    shell.reload_config()?;
+                    shell.scan_logins()?;
+                    shell.check_credentials()?;
+                }
+                Some(Signal::Stop) | None => {
+                    info!("stopping");
+                    return Ok(shell.report());
+                }
+            },
+            () = tokio::time::sleep(sleep) => {
+                if let Some(w) = watcher.as_mut() {
+                    w.rearm();
+                }
+                if last_rescan.elapsed() >= RESCAN {
+                    last_rescan = Instant::now();
+                    shell.reload_config()?;
+                    shell.check_credentials()?;
+                }
+                shell.scan_logins()?;
+            }
+        }
+    }
+}
+
+/// The loop's I/O around the engine.
+struct Shell<'a> {
+    options: &'a Options,
+    engine: Engine,
+    events: (
+        mpsc::UnboundedSender<Event>,
+        mpsc::UnboundedReceiver<Event>,
+    ),
+    permits: Arc<Semaphore>,
+    tightened_from: Option<u32>,
+    once: bool,
+    said_no_profiles: bool,
+}
+
+impl Shell<'_> {
+    /// Hands an event to the engine and carries out what it says at once.
+    fn handle(&mut self, event: Event) -> Result<(), Fatal> {
+        let actions = self.engine.handle(event, Utc::now());
+        self.execute(actions)
+    }
+
+    /// Asks the engine what is due and does it.
+    fn step(&mut self) -> Result<(), Fatal> {
+        let actions = self.engine.decide(Utc::now());
+        self.execute(actions)
+    }
+
+    fn execute(&mut self, actions: Vec<Action>) -> Result<(), Fatal> {
+        let mut queue: VecDeque<Action> = actions.into();
+        let mut fetches = Vec::new();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Log(level, line) => match level {
+                    Level::Info => info!("{line}"),
+                    Level::Warn => warn!("{line}"),
+                    Level::Error => error!("{line}"),
+                },
+                Action::Fetch {
+                    target,
+                    token,
+                    version,
+                } => fetches.push((target, token, version)),
+                Action::Refresh {
+                    login,
+                    version,
+                    route_of,
+                    ..
+                } => {
+                    info!("{}: refreshing the token of {login}", route_of.profile.name);
+                    run::spawn_refresh(
+                        &self.options.paths.sso_cache,
+                        login,
+                        version,
+                        run::route_of(&route_of),
+                        &self.options.oidc_endpoint,
+                        self.options.policy,
+                        &self.events.0,
+                    );
+                }
+                Action::Write { puts, removals } => {
+                    let path = &self.options.paths.credentials;
+                    let result = match run::write_credentials(path, &puts, &removals) {
+                        Ok(wrote) => {
+                            if let Some(mode) = wrote.tightened_from {
+                                self.tightened_from = Some(mode);
+                                if !self.once {
+                                    warn!(
+                                        "{} was readable by others (mode {mode:03o}); it is now private (0600)",
+                                        path.display()
+                                    );
+                                }
+                            }
+                            WriteResult::Done {
+                                refused: wrote.refused,
+                                text: wrote.text,
+                            }
+                        }
+                        Err(e) if self.once => return Err(e),
+                        Err(e) => WriteResult::Failed(e.to_string()),
+                    };
+                    let more = self.engine.handle(Event::Wrote(result), Utc::now());
+                    queue.extend(more);
+                }
+            }
+        }
+        run::spawn_fetches(
+            fetches,
+            &self.options.sso_endpoint,
+            self.options.policy,
+            &self.permits,
+            &self.events.0,
+        );
+        Ok(())
+    }
+
+    /// Re-reads the config. Under `--once` a broken config is fatal; the daemon says so and
+    /// keeps the profiles it has.
+    fn reload_config(&mut self) -> Result<(), Fatal> {
+        let paths = &self.options.paths;
+        let result = match run::load_profiles(&paths.config, paths.config_named) {
+            Ok(p) => Ok(p),
+            Err(e) if self.once => return Err(e),
+            Err(e) => Err(e.to_string()),
+        };
+        let empty = result
+            .as_ref()
+            .is_ok_and(|p| p.sso.is_empty() && p.problems.is_empty());
+        if empty && !self.said_no_profiles {
+            info!(
+                "no SSO profile in {} yet; waiting for one (`aws configure sso` sets one up)",
+                paths.config.display()
+            );
+        }
+        self.said_no_profiles = empty;
+        self.handle(Event::Config(result))
+    }
+
+    /// Reads every login's token file and tells the engine what each holds.
+    fn scan_logins(&mut self) -> Result<(), Fatal> {
+        for (login, _) in self.engine.logins() {
+            let seen = run::read_login(&self.options.paths.sso_cache, &login);
+            self.handle(Event::Login { login, seen })?;
+        }
+        Ok(())
+    }
+
+    /// Reads the credentials file so that sections another program dropped are put back.
+    fn check_credentials(&mut self) -> Result<(), Fatal> {
+        let path = &self.options.paths.credentials;
+        match fsio::read_text(path) {
+            Ok(text) => self.handle(Event::CredentialsFile(text.unwrap_or_default())),
+            Err(e) => {
+                debug!("{e}");
+                Ok(())
+            }
+        }
+    }
+
+    fn report(&self) -> Report {
+        Report {
+            outcomes: self.engine.outcomes(),
+            no_sso_profiles: false,
+            tightened_from: self.tightened_from,
+        }
+    }
+}

@@ -1,0 +1,919 @@
+//! The daemon's decisions, as a pure state machine: given what has been seen of the config,
+//! the logins and the credentials file, the results of calls, and the time, what to do next.
+//!
+//! No tokio, no file system, no network, no clock: the shell ([`crate::daemon`]) reads files
+//! and the clock, turns what happened into an [`Event`], hands it to [`Engine::handle`], and
+//! carries out the [`Action`]s that [`Engine::decide`] returns. [`Engine::next_wake`] says when
+//! to look again. Everything here is tested with tables and a fake clock.
+//!
+//! Deadlines are wall-clock times (`DateTime<Utc>`), never monotonic instants: the monotonic
+//! clock stops while a laptop sleeps, so a deadline that passed during a suspend is simply
+//! found due on the first wake after it.
+//!
+//! Rules, in short:
+//! - A profile is renewed `refresh_margin` (minus a little jitter) before its credentials
+//!   expire; a profile whose credentials live less than the margin is renewed halfway.
+//! - A token file that changes (a new login, a refresh by another program) renews every
+//!   profile of that login; ssofresh's own refresh does not loop back.
+//! - 401: the login needs `aws sso login`; said once; nothing is sent until the file changes.
+//!   403/404: said once, retried hourly. 429/5xx/no answer: per-login exponential backoff.
+//! - An sso-session login with a refresh token is refreshed [`TOKEN_REFRESH_LEAD`] before its
+//!   access token expires, clear of the AWS CLI's own 15-minute window.
+//! - The token file disappearing (`aws sso logout`) removes the sections ssofresh wrote for it.
+//! - A managed section that another program dropped or changed is put back.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::cli::Selector;
+use crate::config::{LoginId, Profiles};
+use crate::credfile::{self, RoleCredentials};
+use crate::plan::{self, LoginProblem, Outcome, Target};
+use crate::portal::CallError;
+use crate::token::{Token, format_time};
+
+/// How long before the access token expires ssofresh refreshes it: the AWS CLI refreshes
+/// within 15 minutes of expiry, so ssofresh goes first and the two rarely race.
+pub const TOKEN_REFRESH_LEAD: TimeDelta = TimeDelta::minutes(20);
+
+/// Credentials that live less than the margin are renewed halfway, but never sooner than this.
+pub const MIN_RENEWAL_GAP: TimeDelta = TimeDelta::seconds(5);
+
+/// First delay after a transient failure of a login's calls; doubled each time.
+pub const BACKOFF_BASE: TimeDelta = TimeDelta::seconds(5);
+
+/// The longest delay between retries of a failing login.
+pub const BACKOFF_CAP: TimeDelta = TimeDelta::minutes(5);
+
+/// How often a profile without access (403/404) is tried again.
+pub const NO_ACCESS_RETRY: TimeDelta = TimeDelta::hours(1);
+
+/// How often an unexpected failure is tried again.
+pub const FAILED_RETRY: TimeDelta = TimeDelta::minutes(15);
+
+/// How long a half-written token file is given before it is reported as unusable.
+pub const NOT_YET_PATIENCE: TimeDelta = TimeDelta::seconds(5);
+
+/// How soon a half-written token file is read again.
+pub const NOT_YET_RETRY: TimeDelta = TimeDelta::milliseconds(250);
+
+/// The most jitter taken off a renewal time, so that many profiles do not fire at once.
+pub const MAX_JITTER: TimeDelta = TimeDelta::seconds(30);
+
+/// What the engine is asked to do.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Renew this long before credentials expire.
+    pub refresh_margin: TimeDelta,
+    /// `--profile` choices; empty means every SSO profile.
+    pub selectors: Vec<Selector>,
+    /// Write each profile's `region` too.
+    pub with_region: bool,
+    /// `--once`: one attempt per profile, no waiting, no token refresh, no backoff.
+    pub once: bool,
+}
+
+/// A login's token file, as last read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// No file: nobody logged in, or `aws sso logout` removed it.
+    Missing,
+    /// Empty or not (yet) valid JSON: the CLI writes in place, so it may be mid-write.
+    NotYet(String),
+    /// Present but not a usable token (the reason names the file).
+    Unusable(String),
+    /// A token.
+    Token(Token),
+}
+
+/// What a token refresh came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// CreateToken answered and the new token is in the cache file.
+    Done(Token),
+    /// Another program changed the token file first; the next read picks it up.
+    Changed,
+    /// The refresh token or client registration was refused: only `aws sso login` helps.
+    Rejected(String),
+    /// Throttling, 5xx, no answer: try again later.
+    Transient(String),
+    /// Anything else.
+    Failed(String),
+}
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The config file was read (or could not be: the message names the file and line).
+    Config(Result<Profiles, String>),
+    /// A login's token file was read.
+    Login { login: LoginId, seen: Seen },
+    /// A GetRoleCredentials call for a profile ended. `token` is the version it used.
+    Fetched {
+        profile: String,
+        token: u64,
+        result: Result<RoleCredentials, CallError>,
+    },
+    /// A token refresh for a login ended; `from` is the version it started from.
+    Refreshed {
+        login: LoginId,
+        from: u64,
+        result: Refresh,
+    },
+    /// A write asked for by [`Action::Write`] ended.
+    Wrote(WriteResult),
+    /// The credentials file as read now (a change by another program, or a periodic check).
+    CredentialsFile(String),
+}
+
+/// What came of an [`Action::Write`].
+#[derive(Debug, Clone)]
+pub enum WriteResult {
+    /// The file was written (or already said this). Sections refused, with the reason.
+    Done {
+        refused: Vec<(String, credfile::Refusal)>,
+        /// The file's text as written, so that its coming back as an event is recognised.
+        text: String,
+    },
+    /// Nothing could be written (the message names the file and what to do).
+    Failed(String),
+}
+
+/// Something to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Call GetRoleCredentials for `target` with `token` (version `version`).
+    Fetch {
+        target: Target,
+        token: Token,
+        version: u64,
+    },
+    /// Refresh the login's token through SSO OIDC CreateToken; `profile` gives the route
+    /// (region, CA bundle) to use.
+    Refresh {
+        login: LoginId,
+        token: Token,
+        version: u64,
+        route_of: Target,
+    },
+    /// Write these sections and remove these, in one write.
+    Write {
+        puts: Vec<Put>,
+        removals: Vec<Removal>,
+    },
+    /// Say this, at this level.
+    Log(Level, String),
+}
+
+/// A section to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Put {
+    pub section: String,
+    pub credentials: RoleCredentials,
+    pub region: Option<String>,
+}
+
+/// A section ssofresh wrote, to remove if it still holds `access_key_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub section: String,
+    pub access_key_id: String,
+}
+
+/// How loud a log line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// A short fingerprint of a token, to tell one login (or refresh) from the next. Not a secret
+/// and never shown: it only changes when the token does.
+pub fn version(token: &Token) -> u64 {
+    let mut h = DefaultHasher::new();
+    token.access_token.expose().hash(&mut h);
+    token.expires_at.hash(&mut h);
+    h.finish()
+}
+
+#[derive(Debug, Clone)]
+struct ProfileState {
+    target: Target,
+    /// Credentials written and still held, to put back if another program drops them.
+    held: Option<RoleCredentials>,
+    /// When to call again; `None` until there is something to call with.
+    due: Option<DateTime<Utc>>,
+    in_flight: bool,
+    /// Written this pass and waiting for [`Event::Wrote`].
+    pending: Option<RoleCredentials>,
+    /// What happened last, shown once when it changes.
+    outcome: Option<Outcome>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct RefreshState {
+    in_flight: bool,
+    failures: u32,
+    not_before: Option<DateTime<Utc>>,
+    /// The token version whose refresh was refused: not tried again.
+    refused: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct LoginState {
+    seen: Option<Seen>,
+    /// The version the portal answered 401 to: nothing is sent until the file changes.
+    rejected: Option<u64>,
+    /// Transient failures in a row, and when to try again.
+    failures: u32,
+    not_before: Option<DateTime<Utc>>,
+    refresh: RefreshState,
+    /// Since when the file has been half-written.
+    not_yet_since: Option<DateTime<Utc>>,
+    /// The token whose end was announced, to say it once per token.
+    told_end: Option<u64>,
+    /// The token whose expiry was reported, likewise.
+    told_expired: Option<u64>,
+}
+
+impl LoginState {
+    fn new() -> Self {
+        Self {
+            seen: None,
+            rejected: None,
+            failures: 0,
+            not_before: None,
+            refresh: RefreshState::default(),
+            not_yet_since: None,
+            told_end: None,
+            told_expired: None,
+        }
+    }
+
+    fn token(&self) -> Option<&Token> {
+        match &self.seen {
+            Some(Seen::Token(t)) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// The daemon's state. See the module docs for the rules.
+#[derive(Debug)]
+pub struct Engine {
+    settings: Settings,
+    profiles: BTreeMap<String, ProfileState>,
+    /// Profile names in config order.
+    order: Vec<String>,
+    logins: BTreeMap<LoginId, LoginState>,
+    /// Outcomes of the selection itself (misconfigured, not found, section clashes).
+    selection: Vec<(String, Outcome)>,
+    selection_said: BTreeSet<String>,
+    /// The credentials file's text as ssofresh last wrote it.
+    last_written: Option<String>,
+    /// Whether the config has been read at least once with profiles in it.
+    config_loaded: bool,
+    config_error: Option<String>,
+    /// A write is in progress (between [`Action::Write`] and [`Event::Wrote`]).
+    writing: bool,
+    rng: fastrand::Rng,
+}
+
+impl Engine {
+    /// An engine with no profiles yet; `seed` makes the jitter repeatable in tests.
+    pub fn new(settings: Settings, seed: u64) -> Self {
+        Self {
+            settings,
+            profiles: BTreeMap::new(),
+            order: Vec::new(),
+            logins: BTreeMap::new(),
+            selection: Vec::new(),
+            selection_said: BTreeSet::new(),
+            last_written: None,
+            config_loaded: false,
+            config_error: None,
+            writing: false,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    /// The logins the current profiles use, to read their token files.
+    pub fn logins(&self) -> Vec<(LoginId, Option<String>)> {
+        self.logins
+            .keys()
+            .map(|l| {
+                let profile = self
+                    .profiles
+                    .values()
+                    .find(|p| &p.target.profile.login == l)
+                    .map(|p| p.target.profile.name.clone());
+                (l.clone(), profile)
+            })
+            .collect()
+    }
+
+    /// True once the config has been read with at least one SSO profile or problem in it.
+    pub fn has_profiles(&self) -> bool {
+        !self.profiles.is_empty() || !self.selection.is_empty()
+    }
+
+    /// True when every selected profile has an outcome and nothing is in flight: the end of
+    /// a `--once` pass.
+    pub fn settled(&self) -> bool {
+        !self.writing
+            && self.profiles.values().all(|p| {
+                !p.in_flight && p.pending.is_none() && p.outcome.is_some()
+            })
+            && self.logins.values().all(|l| !l.refresh.in_flight)
+    }
+
+    /// Every profile's latest outcome, in config order, selection problems included.
+    pub fn outcomes(&self) -> Vec<(String, Outcome)> {
+        let mut out: Vec<(String, Outcome)> = self.selection.clone();
+        for name in &self.order {
+            if let Some(p) = self.profiles.get(name)
+                && let Some(o) = &p.outcome
+            {
+                out.push((name.clone(), o.clone()));
+            }
+        }
+        let pos = |n: &str| self.order.iter().position(|o| o == n).unwrap_or(usize::MAX);
+        out.sort_by_key(|(n, _)| pos(n));
+        out
+    }
+
+    /// Takes in what happened. Returns log lines and writes that must happen at once.
+    pub fn handle(&mut self, event: Event, now: DateTime<Utc>) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Config(result) => self.on_config(result, now, &mut out),
+            Event::Login { login, seen } => self.on_login(login, seen, now, &mut out),
+            Event::Fetched {
+                profile,
+                token,
+                result,
+            } => self.on_fetched(&profile, token, result, now, &mut out),
+            Event::Refreshed {
+                login,
+                from,
+                result,
+            } => self.on_refreshed(login, from, result, now, &mut out),
+            Event::Wrote(result) => self.on_wrote(result, now, &mut out),
+            Event::CredentialsFile(text) => self.on_credentials_file(&text, now, &mut out),
+        }
+        out
+    }
+
+    fn on_config(&mut self, result: Result<Profiles, String>, now: DateTime<Utc>, out: &mut Vec<Action>) {
+        let profiles = match result {
+            Ok(p) => p,
+            Err(message) => {
+                if self.config_error.as_ref() != Some(&message) {
+                    let keeping = if self.profiles.is_empty() {
+                        String::new()
+                    } else {
+                        "; keeping the profiles read before".to_owned()
+                    };
+                    out.push(Action::Log(Level::Error, format!("{message}{keeping}")));
+                }
+                self.config_error = Some(message);
+                return;
+            }
+        };
+        self.config_error = None;
+        let (targets, selection) = plan::select(&profiles, &self.settings.selectors);
+        for (name, outcome) in &selection {
+            let line = format!("{name}: {}", outcome.message());
+            if self.selection_said.insert(line.clone()) && !self.settings.once {
+                out.push(Action::Log(Level::Warn, line));
+            }
+        }
+        self.selection = selection;
+        let mut kept = BTreeMap::new();
+        let mut order = Vec::new();
+        for target in targets {
+            let name = target.profile.name.clone();
+            order.push(name.clone());
+            match self.profiles.remove(&name) {
+                Some(state) if state.target == target => {
+                    kept.insert(name, state);
+                }
+                previous => {
+                    if self.config_loaded && !self.settings.once {
+                        let what = if previous.is_some() { "changed in the config" } else { "new in the config" };
+                        out.push(Action::Log(Level::Info, format!("{name}: {what}; writing [{}]", target.section)));
+                    }
+                    self.logins.entry(target.profile.login.clone()).or_insert_with(LoginState::new);
+                    let due = self.logins[&target.profile.login].token().map(|_| now);
+                    kept.insert(
+                        name,
+                        ProfileState {
+                            target,
+                            held: None,
+                            due,
+                            in_flight: false,
+                            pending: None,
+                            outcome: None,
+                        },
+                    );
+                }
+            }
+        }
+        for (name, state) in std::mem::take(&mut self.profiles) {
+            if !self.settings.once {
+                out.push(Action::Log(
+                    Level::Info,
+                    format!("{name}: no longer selected in the config; [{}] is no longer renewed", state.target.section),
+                ));
+            }
+        }
+        self.profiles = kept;
+        self.order = order;
+        let used: BTreeSet<LoginId> = self.profiles.values().map(|p| p.target.profile.login.clone()).collect();
+        self.logins.retain(|l, _| used.contains(l));
+        self.config_loaded = true;
+    }
+
+    fn on_login(&mut self, login: LoginId, seen: Seen, now: DateTime<Utc>, out: &mut Vec<Action>) {
+        let once = self.settings.once;
+        let Some(state) = self.logins.get_mut(&login) else {
+            return;
+        };
+        let before = state.seen.clone();
+        match &seen {
+            Seen::NotYet(reason) if !once => {
+                // Keep what was there; look again shortly, and give up waiting after a while.
+                let since = *state.not_yet_since.get_or_insert(now);
+                if now - since < NOT_YET_PATIENCE {
+                    return;
+                }
+                let seen = Seen::Unusable(reason.clone());
+                if before.as_ref() != Some(&seen) {
+                    state.seen = Some(seen);
+                    self.set_login_outcome(&login, LoginProblem::Unusable(reason.clone()), out);
+                }
+                return;
+            }
+            _ => state.not_yet_since = None,
+        }
+        if before.as_ref() == Some(&seen) {
+            return;
+        }
+        state.seen = Some(seen.clone());
+        match seen {
+            Seen::Token(token) => {
+                // A new token (a login, or a refresh by another program): start afresh.
+                state.rejected = None;
+                state.failures = 0;
+                state.not_before = None;
+                state.refresh = RefreshState {
+                    in_flight: state.refresh.in_flight,
+                    ..RefreshState::default()
+                };
+                let fresh = before.is_some_and(|b| matches!(b, Seen::Token(_)));
+                let mut names = Vec::new();
+                for p in self.profiles.values_mut().filter(|p| p.target.profile.login == login) {
+                    p.due = Some(now);
+                    names.push(p.target.profile.name.clone());
+                }
+                if fresh && !once {
+                    out.push(Action::Log(
+                        Level::Info,
+                        format!("{}: new token for {login}; renewing now", names.join(", ")),
+                    ));
+                }
+            }
+            Seen::Missing => {
+                let mut removals = Vec::new();
+                let mut sections = Vec::new();
+                for p in self.profiles.values_mut().filter(|p| p.target.profile.login == login) {
+                    p.due = None;
+                    p.pending = None;
+                    if let Some(held) = p.held.take() {
+                        sections.push(format!("[{}]", p.target.section));
+                        removals.push(Removal {
+                            section: p.target.section.clone(),
+                            access_key_id: held.access_key_id,
+                        });
+                    }
+                }
+                if !removals.is_empty() {
+                    out.push(Action::Log(
+                        Level::Info,
+                        format!("signed out of {login}: removing {}", sections.join(", ")),
+                    ));
+                    out.push(Action::Write {
+                        puts: Vec::new(),
+                        removals,
+                    });
+                    self.writing = true;
+                }
+                self.set_login_outcome(&login, LoginProblem::Missing, out);
+            }
+            Seen::Unusable(reason) | Seen::NotYet(reason) => {
+                for p in self.profiles.values_mut().filter(|p| p.target.profile.login == login) {
+                    p.due = None;
+                }
+                self.set_login_outcome(&login, LoginProblem::Unusable(reason), out);
+            }
+        }
+    }
+
+    /// Gives every profile of `login` that is not in flight the outcome "needs login".
+    fn set_login_outcome(&mut self, login: &LoginId, why: LoginProblem, out: &mut Vec<Action>) {
+        let mut names = Vec::new();
+        let mut message = None;
+        for p in self.profiles.values_mut().filter(|p| &p.target.profile.login == login) {
+            let outcome = Outcome::NeedsLogin {
+                login: login.clone(),
+                command: login.login_command(&p.target.profile.name),
+                why: why.clone(),
+            };
+            if p.outcome.as_ref() != Some(&outcome) {
+                names.push(p.target.profile.name.clone());
+                message = Some(outcome.message());
+            }
+            p.outcome = Some(outcome);
+        }
+        if let Some(message) = message
+            && !self.settings.once
+        {
+            out.push(Action::Log(Level::Warn, format!("{}: {message}", names.join(", "))));
+        }
+    }
+
+    fn on_fetched(
+        &mut self,
+        name: &str,
+        token: u64,
+        result: Result<RoleCredentials, CallError>,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
+        let once = self.settings.once;
+        let Some(p) = self.profiles.get_mut(name) else {
+            return; // removed from the config meanwhile
+        };
+        p.in_flight = false;
+        let login = p.target.profile.login.clone();
+        let current = self.logins.get(&login).and_then(|l| l.token()).map(version);
+        if current != Some(token) {
+            // Signed out meanwhile (drop the credentials), or a new token arrived: the
+            // profile is still due and is called again with the new one.
+            return;
+        }
+        match result {
+            Ok(creds) => {
+                if let Some(l) = self.logins.get_mut(&login) {
+                    l.failures = 0;
+                    l.not_before = None;
+                }
+                p.pending = Some(creds);
+            }
+            Err(CallError::Unauthorized) => {
+                // Every profile of the login waits for a new token file.
+                if let Some(l) = self.logins.get_mut(&login) {
+                    l.rejected = Some(token);
+                }
+                self.set_login_outcome(&login, LoginProblem::Rejected, out);
+            }
+            Err(error) => {
+                let outcome = Outcome::from_call(error.clone(), &p.target);
+                let changed = p.outcome.as_ref() != Some(&outcome);
+                p.outcome = Some(outcome.clone());
+                let next = match error {
+                    CallError::Throttled { .. } | CallError::Transient { .. } => {
+                        // Backoff is per login: its other profiles wait too.
+                        p.due = Some(now);
+                        let l = self.logins.entry(login).or_insert_with(LoginState::new);
+                        l.failures += 1;
+                        let at = now + backoff(l.failures, &mut self.rng);
+                        l.not_before = Some(at);
+                        at
+                    }
+                    CallError::NoAccess { .. } => now + NO_ACCESS_RETRY,
+                    _ => now + FAILED_RETRY,
+                };
+                if !matches!(error, CallError::Throttled { .. } | CallError::Transient { .. }) {
+                    p.due = Some(next);
+                }
+                if (changed || error.is_transient()) && !once {
+                    out.push(Action::Log(
+                        Level::Warn,
+                        format!("{name}: {}; trying again at {}", outcome.message(), format_time(next)),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn on_refreshed(&mut self, login: LoginId, from: u64, result: Refresh, now: DateTime<Utc>, out: &mut Vec<Action>) {
+        let names = self.names_of(&login);
+        let Some(l) = self.logins.get_mut(&login) else {
+            return;
+        };
+        l.refresh.in_flight = false;
+        match result {
+            Refresh::Done(token) => {
+                l.refresh.failures = 0;
+                l.refresh.not_before = None;
+                out.push(Action::Log(
+                    Level::Info,
+                    format!("{names}: refreshed the token of {login}; valid until {}", format_time(token.expires_at)),
+                ));
+                // Our own write: the credentials in hand stay good; nothing to renew.
+                l.seen = Some(Seen::Token(token));
+                l.rejected = None;
+            }
+            Refresh::Changed => {}
+            Refresh::Rejected(detail) => {
+                l.refresh.refused = Some(from);
+                let end = l.token().map(|t| format_time(t.expires_at)).unwrap_or_default();
+                let command = login.login_command(names.split(", ").next().unwrap_or_default());
+                out.push(Action::Log(
+                    Level::Warn,
+                    format!("{names}: the token of {login} cannot be refreshed ({detail}); the login ends at {end}, then run `{command}`"),
+                ));
+            }
+            Refresh::Transient(detail) => {
+                l.refresh.failures += 1;
+                let delay = backoff(l.refresh.failures, &mut self.rng);
+                l.refresh.not_before = Some(now + delay);
+                out.push(Action::Log(
+                    Level::Warn,
+                    format!("{names}: refreshing the token of {login} failed ({detail}); trying again at {}", format_time(now + delay)),
+                ));
+            }
+            Refresh::Failed(detail) => {
+                l.refresh.failures += 1;
+                l.refresh.not_before = Some(now + FAILED_RETRY);
+                out.push(Action::Log(
+                    Level::Warn,
+                    format!("{names}: refreshing the token of {login} failed ({detail}); trying again at {}", format_time(now + FAILED_RETRY)),
+                ));
+            }
+        }
+    }
+
+    fn names_of(&self, login: &LoginId) -> String {
+        let names: Vec<&str> = self
+            .order
+            .iter()
+            .filter(|n| self.profiles.get(*n).is_some_and(|p| &p.target.profile.login == login))
+            .map(String::as_str)
+            .collect();
+        names.join(", ")
+    }
+
+    fn on_wrote(&mut self, result: WriteResult, now: DateTime<Utc>, out: &mut Vec<Action>) {
+        self.writing = false;
+        let once = self.settings.once;
+        let margin = self.settings.refresh_margin;
+        match result {
+            WriteResult::Done { refused, text } => {
+                self.last_written = Some(text);
+                for p in self.profiles.values_mut() {
+                    let Some(creds) = p.pending.take() else { continue };
+                    let section = p.target.section.clone();
+                    if let Some((_, refusal)) = refused.iter().find(|(s, _)| *s == section) {
+                        let outcome = Outcome::Conflict { section, refusal: refusal.clone() };
+                        if p.outcome.as_ref() != Some(&outcome) && !once {
+                            out.push(Action::Log(
+                                Level::Warn,
+                                format!("{}: {}; trying again when the file changes", p.target.profile.name, outcome.message()),
+                            ));
+                        }
+                        p.outcome = Some(outcome);
+                        p.held = None;
+                        p.due = None;
+                        continue;
+                    }
+                    let expires = creds.expiration;
+                    let due = renewal_time(now, expires, margin, &mut self.rng);
+                    if !once {
+                        out.push(Action::Log(
+                            Level::Info,
+                            format!(
+                                "{}: wrote [{section}], valid until {}; renewing at {}",
+                                p.target.profile.name,
+                                format_time(expires),
+                                format_time(due)
+                            ),
+                        ));
+                    }
+                    p.outcome = Some(Outcome::Written { section, expires });
+                    p.held = Some(creds);
+                    p.due = Some(due);
+                }
+            }
+            WriteResult::Failed(message) => {
+                let mut names = Vec::new();
+                for p in self.profiles.values_mut() {
+                    if p.pending.take().is_some() {
+                        names.push(p.target.profile.name.clone());
+                        p.outcome = Some(Outcome::Failed { detail: message.clone() });
+                        p.due = Some(now + BACKOFF_BASE * 6);
+                    }
+                }
+                if !once {
+                    let who = if names.is_empty() { String::new() } else { format!("{}: ", names.join(", ")) };
+                    out.push(Action::Log(
+                        Level::Error,
+                        format!("{who}{message}; trying again at {}", format_time(now + BACKOFF_BASE * 6)),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn on_credentials_file(&mut self, text: &str, now: DateTime<Utc>, out: &mut Vec<Action>) {
+        if self.last_written.as_deref() == Some(text) || self.writing {
+            return; // our own write coming back
+        }
+        let margin = self.settings.refresh_margin;
+        let mut names = Vec::new();
+        for p in self.profiles.values_mut() {
+            if p.in_flight || p.pending.is_some() {
+                continue;
+            }
+            // A refused section is tried again whenever the file changes.
+            if matches!(p.outcome, Some(Outcome::Conflict { .. })) {
+                p.due = Some(now);
+                continue;
+            }
+            let Some(held) = &p.held else { continue };
+            let present = matches!(
+                credfile::section_key_id(text, &p.target.section),
+                credfile::SectionState::Holds { access_key_id: Some(ref id) } if *id == held.access_key_id
+            );
+            if present {
+                continue;
+            }
+            names.push(format!("[{}]", p.target.section));
+            if held.expiration - margin > now {
+                p.pending = Some(held.clone());
+            } else {
+                p.due = Some(now);
+            }
+        }
+        if !names.is_empty() {
+            out.push(Action::Log(
+                Level::Info,
+                format!("{} changed or dropped by another program; putting back", names.join(", ")),
+            ));
+        }
+        self.last_written = Some(text.to_owned());
+    }
+
+    /// Decides what to do now: calls to make, tokens to refresh, sections to write.
+    pub fn decide(&mut self, now: DateTime<Utc>) -> Vec<Action> {
+        let mut out = Vec::new();
+        let once = self.settings.once;
+        let logins: Vec<LoginId> = self.logins.keys().cloned().collect();
+        for login in logins {
+            self.decide_login(&login, now, once, &mut out);
+        }
+        if !self.writing {
+            let puts: Vec<Put> = self
+                .order
+                .iter()
+                .filter_map(|n| self.profiles.get(n))
+                .filter_map(|p| {
+                    p.pending.as_ref().map(|c| Put {
+                        section: p.target.section.clone(),
+                        credentials: c.clone(),
+                        region: if self.settings.with_region { p.target.profile.region.clone() } else { None },
+                    })
+                })
+                .collect();
+            if !puts.is_empty() {
+                self.writing = true;
+                out.push(Action::Write { puts, removals: Vec::new() });
+            }
+        }
+        out
+    }
+
+    fn decide_login(&mut self, login: &LoginId, now: DateTime<Utc>, once: bool, out: &mut Vec<Action>) {
+        let Some(l) = self.logins.get(login) else { return };
+        let Some(token) = l.token().cloned() else { return };
+        let v = version(&token);
+        if l.rejected == Some(v) {
+            return;
+        }
+        // Refresh the token itself, ahead of the AWS CLI.
+        let refreshable = !once
+            && matches!(login, LoginId::Session(_))
+            && token.refresh.as_ref().is_some_and(|g| g.registration_expires_at > now)
+            && l.refresh.refused != Some(v);
+        if refreshable
+            && !l.refresh.in_flight
+            && now >= token.expires_at - TOKEN_REFRESH_LEAD
+            && l.refresh.not_before.is_none_or(|t| t <= now)
+            && let Some(route_of) = self.profiles.values().find(|p| &p.target.profile.login == login).map(|p| p.target.clone())
+        {
+            if let Some(l) = self.logins.get_mut(login) {
+                l.refresh.in_flight = true;
+            }
+            out.push(Action::Refresh {
+                login: login.clone(),
+                token: token.clone(),
+                version: v,
+                route_of,
+            });
+        }
+        let Some(l) = self.logins.get_mut(login) else { return };
+        if token.is_expired(now) {
+            if !(refreshable || l.refresh.in_flight) || once {
+                let said = l.told_expired == Some(v);
+                l.told_expired = Some(v);
+                for p in self.profiles.values_mut().filter(|p| &p.target.profile.login == login) {
+                    p.due = None;
+                }
+                if !said || once {
+                    self.set_login_outcome(login, LoginProblem::Expired(token.expires_at), out);
+                }
+            }
+            return;
+        }
+        if !refreshable && l.told_end != Some(v) && !once {
+            l.told_end = Some(v);
+            let names = self.names_of(login);
+            let why = match login {
+                LoginId::StartUrl(_) => "legacy logins (sso_start_url in the profile) cannot be renewed without a browser",
+                LoginId::Session(_) => "it has no usable refresh token",
+            };
+            out.push(Action::Log(
+                Level::Info,
+                format!(
+                    "{names}: the login for {login} ends at {} ({why}); then run `{}`",
+                    format_time(token.expires_at),
+                    login.login_command(names.split(", ").next().unwrap_or_default())
+                ),
+            ));
+        }
+        let Some(l) = self.logins.get(login) else { return };
+        if l.not_before.is_some_and(|t| t > now) {
+            return;
+        }
+        for p in self.profiles.values_mut().filter(|p| &p.target.profile.login == login) {
+            if p.in_flight || p.pending.is_some() || p.due.is_none_or(|d| d > now) {
+                continue;
+            }
+            p.in_flight = true;
+            out.push(Action::Fetch {
+                target: p.target.clone(),
+                token: token.clone(),
+                version: v,
+            });
+        }
+    }
+
+    /// The next time something may be due, if any: the shell sleeps until then (capped).
+    pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut times: Vec<DateTime<Utc>> = Vec::new();
+        for (login, l) in &self.logins {
+            if l.not_yet_since.is_some() {
+                times.push(now + NOT_YET_RETRY);
+            }
+            let Some(token) = l.token() else { continue };
+            times.push(token.expires_at);
+            times.push(token.expires_at - TOKEN_REFRESH_LEAD);
+            times.extend(l.refresh.not_before);
+            times.extend(l.not_before);
+            for p in self.profiles.values().filter(|p| &p.target.profile.login == login) {
+                times.extend(p.due);
+            }
+        }
+        times.into_iter().filter(|t| *t > now).min()
+    }
+}
+
+/// When credentials that expire at `expires` are renewed: `margin` before, less up to a tenth
+/// of the margin (at most [`MAX_JITTER`]) so profiles spread out; halfway for credentials that
+/// live less than the margin, and never sooner than [`MIN_RENEWAL_GAP`].
+pub fn renewal_time(now: DateTime<Utc>, expires: DateTime<Utc>, margin: TimeDelta, rng: &mut fastrand::Rng) -> DateTime<Utc> {
+    let jitter_cap = (margin / 10).min(MAX_JITTER).num_milliseconds().max(0);
+    let jitter = TimeDelta::milliseconds(rng.i64(0..=jitter_cap));
+    let at = expires - margin - jitter;
+    if at > now + MIN_RENEWAL_GAP {
+        at
+    } else {
+        now + ((expires - now) / 2).max(MIN_RENEWAL_GAP)
+    }
+}
+
+/// The delay after the `failures`-th transient failure in a row: [`BACKOFF_BASE`] doubled
+/// each time, at most [`BACKOFF_CAP`], plus up to a quarter more at random.
+pub fn backoff(failures: u32, rng: &mut fastrand::Rng) -> TimeDelta {
+    let exp = BACKOFF_BASE * (1i32 << failures.saturating_sub(1).min(10));
+    let capped = exp.min(BACKOFF_CAP);
+    capped + TimeDelta::milliseconds(rng.i64(0..=capped.num_milliseconds() / 4))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,641 @@
+//! The engine driven by tables and a fake clock: no files, no network, no tokio.
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+use super::*;
+use crate::config::{Profiles, SsoProfile};
+use crate::secret::Secret;
+use crate::token::RefreshGrant;
+
+const CORP: &str = "corp";
+const URL: &str = "https://d-1.awsapps.com/start";
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+        .single()
+        .expect("a valid date")
+}
+
+fn mins(m: i64) -> TimeDelta {
+    TimeDelta::minutes(m)
+}
+
+fn corp() -> LoginId {
+    LoginId::Session(CORP.into())
+}
+
+fn legacy() -> LoginId {
+    LoginId::StartUrl(URL.into())
+}
+
+fn profile(name: &str, login: LoginId, account: &str) -> SsoProfile {
+    SsoProfile {
+        name: name.into(),
+        login,
+        start_url: URL.into(),
+        sso_region: "us-east-1".into(),
+        account_id: account.into(),
+        role_name: "Dev".into(),
+        region: Some("eu-west-1".into()),
+        ca_bundle: None,
+    }
+}
+
+/// `dev` and `prod` on the `corp` session, `old` on a legacy login.
+fn config() -> Profiles {
+    Profiles {
+        sso: vec![
+            profile("dev", corp(), "111111111111"),
+            profile("prod", corp(), "222222222222"),
+            profile("old", legacy(), "333333333333"),
+        ],
+        problems: Vec::new(),
+    }
+}
+
+/// A token valid until `expires`; refreshable (registration valid for 90 days) if asked.
+fn token(access: &str, expires: DateTime<Utc>, refreshable: bool) -> Token {
+    Token {
+        access_token: Secret::new(access),
+        expires_at: expires,
+        region: Some("us-east-1".into()),
+        start_url: Some(URL.into()),
+        refresh: refreshable.then(|| RefreshGrant {
+            refresh_token: Secret::new(format!("refresh-{access}")),
+            client_id: "client".into(),
+            client_secret: Secret::new("client-secret"),
+            registration_expires_at: t0() + TimeDelta::days(90),
+        }),
+    }
+}
+
+fn creds(id: &str, expires: DateTime<Utc>) -> RoleCredentials {
+    RoleCredentials {
+        access_key_id: id.into(),
+        secret_access_key: Secret::new(format!("secret-{id}")),
+        session_token: Secret::new(format!("session-{id}")),
+        expiration: expires,
+    }
+}
+
+fn settings(once: bool) -> Settings {
+    Settings {
+        refresh_margin: mins(10),
+        selectors: Vec::new(),
+        with_region: false,
+        once,
+    }
+}
+
+/// An engine with the config read, `corp` holding `tok` (8 h, refreshable) and the legacy
+/// login holding `old-tok` (8 h).
+fn started(once: bool) -> Engine {
+    let mut e = Engine::new(settings(once), 7);
+    let now = t0();
+    e.handle(Event::Config(Ok(config())), now);
+    e.handle(login(corp(), token("tok", now + mins(480), true)), now);
+    e.handle(login(legacy(), token("old-tok", now + mins(480), false)), now);
+    e
+}
+
+fn login(id: LoginId, token: Token) -> Event {
+    Event::Login {
+        login: id,
+        seen: Seen::Token(token),
+    }
+}
+
+/// Profile names of the fetches among `actions`, in order.
+fn fetched(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Fetch { target, .. } => Some(target.profile.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The fetch's token version, for the `Fetched` event that answers it.
+fn version_of(actions: &[Action], name: &str) -> u64 {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Fetch {
+                target, version, ..
+            } if target.profile.name == name => Some(*version),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no fetch for {name} in {actions:?}"))
+}
+
+fn logs(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Log(_, line) => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn writes(actions: &[Action]) -> Vec<(Vec<String>, Vec<String>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Write { puts, removals } => Some((
+                puts.iter().map(|p| p.section.clone()).collect(),
+                removals.iter().map(|r| r.section.clone()).collect(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ok(name: &str, version: u64, id: &str, expires: DateTime<Utc>) -> Event {
+    Event::Fetched {
+        profile: name.into(),
+        token: version,
+        result: Ok(creds(id, expires)),
+    }
+}
+
+fn err(name: &str, version: u64, error: CallError) -> Event {
+    Event::Fetched {
+        profile: name.into(),
+        token: version,
+        result: Err(error),
+    }
+}
+
+fn wrote(text: &str) -> Event {
+    Event::Wrote(WriteResult::Done {
+        refused: Vec::new(),
+        text: text.into(),
+    })
+}
+
+/// Runs the first round: every profile fetched and written with 1-hour credentials.
+/// Returns the version of each login's token as used.
+fn written(e: &mut Engine, now: DateTime<Utc>) -> (u64, u64) {
+    let a = e.decide(now);
+    assert_eq!(fetched(&a), ["dev", "prod", "old"]);
+    let (v, vl) = (version_of(&a, "dev"), version_of(&a, "old"));
+    e.handle(ok("dev", v, "AK-dev-1", now + mins(60)), now);
+    e.handle(ok("prod", v, "AK-prod-1", now + mins(60)), now);
+    e.handle(ok("old", vl, "AK-old-1", now + mins(60)), now);
+    let a = e.decide(now);
+    assert_eq!(
+        writes(&a),
+        [(vec!["dev".into(), "prod".into(), "old".into()], vec![])],
+        "one write for all three"
+    );
+    let a = e.handle(wrote("[dev]\n…"), now);
+    assert_eq!(logs(&a).len(), 3, "one line per profile written: {a:?}");
+    (v, vl)
+}
+
+/// Start: every profile with a login is fetched once, the results are written in one write,
+/// and nothing more happens until the renewal time, which is `margin` (less jitter) before
+/// expiry.
+#[test]
+fn start_then_renew_before_expiry() {
+    let mut e = started(false);
+    let now = t0();
+    written(&mut e, now);
+    assert!(e.decide(now).is_empty(), "nothing more to do now");
+    let wake = e.next_wake(now).expect("a renewal is scheduled");
+    assert!(
+        wake <= now + mins(50) && wake >= now + mins(50) - MAX_JITTER,
+        "renewal at {wake}"
+    );
+    assert!(fetched(&e.decide(now + mins(49))).is_empty());
+    let a = e.decide(now + mins(50));
+    assert_eq!(fetched(&a), ["dev", "prod", "old"]);
+}
+
+/// After a suspend (the clock jumps hours ahead), everything overdue is renewed on the first
+/// wake, each profile once: no storm of repeated calls while they are in flight.
+#[test]
+fn resume_after_suspend_renews_once() {
+    let mut e = started(false);
+    let now = t0();
+    written(&mut e, now);
+    let later = now + mins(200);
+    let a = e.decide(later);
+    assert_eq!(fetched(&a), ["dev", "prod", "old"]);
+    assert!(fetched(&e.decide(later)).is_empty(), "in flight: not again");
+    assert!(fetched(&e.decide(later + mins(1))).is_empty());
+}
+
+/// 401: the login needs `aws sso login`, said once for all its profiles, and nothing is sent
+/// with that token again, however long it waits; a new token file brings it back.
+#[test]
+fn unauthorized_waits_for_a_new_login() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    let v = version_of(&a, "dev");
+    let said = e.handle(err("dev", v, CallError::Unauthorized), now);
+    let said = logs(&said);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("aws sso login --sso-session corp"), "{said:?}");
+    assert!(said[0].starts_with("dev, prod:"), "{said:?}");
+    let again = e.handle(err("prod", v, CallError::Unauthorized), now);
+    assert!(logs(&again).is_empty(), "said once: {again:?}");
+    for m in [1, 30, 600] {
+        let a = e.decide(now + mins(m));
+        assert!(!fetched(&a).contains(&"dev".to_owned()), "{m} min: {a:?}");
+        assert!(!fetched(&a).contains(&"prod".to_owned()), "{m} min: {a:?}");
+    }
+    let same = e.handle(login(corp(), token("tok", now + mins(480), true)), now + mins(5));
+    assert!(same.is_empty(), "the same file again changes nothing");
+    assert!(fetched(&e.decide(now + mins(6))).iter().all(|n| n == "old"));
+    e.handle(login(corp(), token("tok-2", now + mins(490), true)), now + mins(7));
+    assert_eq!(fetched(&e.decide(now + mins(7))), ["dev", "prod"]);
+}
+
+/// 403/404: reported once and tried again only hourly; the login's other profiles carry on.
+#[test]
+fn no_access_is_retried_rarely() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    let v = version_of(&a, "dev");
+    let no = || CallError::NoAccess {
+        code: "ForbiddenException".into(),
+        message: "No access".into(),
+    };
+    let said = e.handle(err("dev", v, no()), now);
+    assert_eq!(logs(&said).len(), 1);
+    e.handle(ok("prod", v, "AK-prod", now + mins(60)), now);
+    assert_eq!(writes(&e.decide(now)).len(), 1, "prod is written");
+    e.handle(wrote("x"), now);
+    assert!(fetched(&e.decide(now + mins(30))).is_empty());
+    let a = e.decide(now + mins(61));
+    assert_eq!(fetched(&a), ["dev"]);
+    let said = e.handle(err("dev", v, no()), now + mins(61));
+    assert!(logs(&said).is_empty(), "the same problem is not said again");
+}
+
+/// 429/5xx/no answer: per-login exponential backoff with jitter, capped; the login's other
+/// profiles wait too, other logins do not; a success resets it.
+#[test]
+fn transient_failures_back_off_per_login() {
+    let mut e = started(false);
+    let mut now = t0();
+    let a = e.decide(now);
+    let (v, vl) = (version_of(&a, "dev"), version_of(&a, "old"));
+    e.handle(ok("old", vl, "AK-old", now + mins(60)), now);
+    e.handle(ok("prod", v, "AK-prod", now + mins(60)), now);
+    let mut delays = Vec::new();
+    for _ in 0..9 {
+        let said = e.handle(
+            err(
+                "dev",
+                v,
+                CallError::Transient {
+                    detail: "HTTP 500".into(),
+                },
+            ),
+            now,
+        );
+        assert_eq!(logs(&said).len(), 1, "each retry is a decision, said once");
+        let a = e.decide(now);
+        assert!(!fetched(&a).contains(&"dev".to_owned()), "not at once");
+        if !writes(&a).is_empty() {
+            e.handle(wrote("x"), now);
+        }
+        let next = e.next_wake(now).expect("a retry is scheduled");
+        delays.push((next - now).num_seconds());
+        now = next;
+        assert_eq!(fetched(&e.decide(now)), ["dev"]);
+    }
+    assert!((5..=7).contains(&delays[0]), "{delays:?}");
+    assert!((10..=13).contains(&delays[1]), "{delays:?}");
+    assert!(delays.windows(2).all(|w| w[1] >= w[0] - 75), "{delays:?}");
+    assert!(
+        delays[6..].iter().all(|d| (300..=375).contains(d)),
+        "capped at 5 minutes plus jitter: {delays:?}"
+    );
+    e.handle(ok("dev", v, "AK-dev", now + mins(60)), now);
+    e.decide(now);
+    e.handle(wrote("y"), now);
+    let next = e.next_wake(now).expect("renewal");
+    assert!(next > now + mins(40), "back to the normal schedule: {next}");
+}
+
+/// An sso-session login with a refresh token is refreshed 20 minutes before its access token
+/// expires, and that own refresh does not renew the credentials again. A legacy login is
+/// never refreshed; its end is announced once instead.
+#[test]
+fn token_refresh_ahead_of_the_cli() {
+    let mut e = started(false);
+    let now = t0();
+    written(&mut e, now);
+    let lead = now + mins(480) - TOKEN_REFRESH_LEAD;
+    assert!(e.next_wake(now).is_some_and(|w| w <= lead));
+    let before = e.decide(lead - mins(1));
+    assert!(!before.iter().any(|a| matches!(a, Action::Refresh { .. })));
+    let a = e.decide(lead);
+    let refreshes: Vec<_> = a
+        .iter()
+        .filter_map(|a| match a {
+            Action::Refresh { login, version, .. } => Some((login.clone(), *version)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refreshes.len(), 1, "{a:?}");
+    assert_eq!(refreshes[0].0, corp(), "the legacy login is never refreshed");
+    assert!(
+        !e.decide(lead).iter().any(|a| matches!(a, Action::Refresh { .. })),
+        "one refresh in flight at a time"
+    );
+    let new = token("tok-2", lead + mins(480), true);
+    let said = e.handle(
+        Event::Refreshed {
+            login: corp(),
+            from: refreshes[0].1,
+            result: Refresh::Done(new.clone()),
+        },
+        lead,
+    );
+    assert!(logs(&said)[0].contains("refreshed the token of sso-session corp"));
+    // The file now holds what ssofresh wrote: reading it back changes nothing.
+    assert!(e.handle(login(corp(), new), lead).is_empty());
+    assert!(fetched(&e.decide(lead)).is_empty(), "own refresh: no renewal");
+}
+
+/// The legacy login's end is announced once per token, with the command to run then.
+#[test]
+fn legacy_login_end_is_announced_once() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    let said: Vec<String> = logs(&a)
+        .into_iter()
+        .filter(|l| l.contains("ends at"))
+        .collect();
+    assert_eq!(said.len(), 1, "{a:?}");
+    assert!(said[0].contains("aws sso login --profile old"), "{said:?}");
+    assert!(said[0].contains("2026-11-23T17:00:00Z"), "{said:?}");
+    assert!(logs(&e.decide(now + mins(1))).iter().all(|l| !l.contains("ends at")));
+}
+
+/// A refused refresh (InvalidGrant, not fixed by another program) is not tried again for that
+/// token, and the user is told when the login ends; a transient failure is retried later.
+#[test]
+fn refresh_failures() {
+    let mut e = started(false);
+    let now = t0() + mins(470);
+    let refresh_version = |a: &[Action]| {
+        a.iter().find_map(|a| match a {
+            Action::Refresh { version, .. } => Some(*version),
+            _ => None,
+        })
+    };
+    let a = e.decide(now);
+    let v = refresh_version(&a).expect("refresh due");
+    let said = e.handle(
+        Event::Refreshed {
+            login: corp(),
+            from: v,
+            result: Refresh::Transient("HTTP 500".into()),
+        },
+        now,
+    );
+    assert!(logs(&said)[0].contains("trying again"));
+    assert!(refresh_version(&e.decide(now)).is_none(), "backing off");
+    let retry = e.next_wake(now).expect("retry");
+    assert!(retry <= now + TimeDelta::seconds(7), "{retry}");
+    let v = refresh_version(&e.decide(retry)).expect("retried");
+    let said = e.handle(
+        Event::Refreshed {
+            login: corp(),
+            from: v,
+            result: Refresh::Rejected("Invalid refresh token provided".into()),
+        },
+        retry,
+    );
+    let said = logs(&said);
+    assert!(said[0].contains("ends at 2026-11-23T17:00:00Z"), "{said:?}");
+    assert!(said[0].contains("aws sso login --sso-session corp"), "{said:?}");
+    for m in [1, 5, 9] {
+        assert!(refresh_version(&e.decide(retry + mins(m))).is_none(), "{m}");
+    }
+}
+
+/// An expired login that cannot be refreshed is reported once; its profiles are not called.
+#[test]
+fn expired_login_is_reported_once() {
+    let mut e = Engine::new(settings(false), 1);
+    let now = t0();
+    e.handle(Event::Config(Ok(config())), now);
+    e.handle(login(legacy(), token("old-tok", now - mins(1), false)), now);
+    let a = e.decide(now);
+    assert!(fetched(&a).is_empty());
+    let expired: Vec<_> = logs(&a).into_iter().filter(|l| l.contains("expired")).collect();
+    assert_eq!(expired.len(), 1, "{a:?}");
+    assert!(expired[0].contains("aws sso login --profile old"));
+    assert!(logs(&e.decide(now + mins(1))).is_empty());
+}
+
+/// Logout (the token file deleted): the sections written for that login are removed, the
+/// other login's stay, and nothing more is called for it.
+#[test]
+fn logout_removes_what_was_written() {
+    let mut e = started(false);
+    let now = t0();
+    written(&mut e, now);
+    let a = e.handle(
+        Event::Login {
+            login: corp(),
+            seen: Seen::Missing,
+        },
+        now + mins(5),
+    );
+    assert_eq!(
+        writes(&a),
+        [(vec![], vec!["dev".to_owned(), "prod".to_owned()])]
+    );
+    let removal = a.iter().find_map(|a| match a {
+        Action::Write { removals, .. } => Some(removals.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        removal.expect("removals")[0].access_key_id,
+        "AK-dev-1",
+        "only what ssofresh wrote is removed"
+    );
+    assert!(logs(&a).iter().any(|l| l.contains("signed out of sso-session corp")));
+    e.handle(wrote(""), now + mins(5));
+    assert_eq!(fetched(&e.decide(now + mins(55))), ["old"]);
+}
+
+/// A managed section dropped by another program is put back with the credentials held; the
+/// file as ssofresh wrote it coming back is not work.
+#[test]
+fn other_writers_dropping_a_section() {
+    let mut e = started(false);
+    let now = t0();
+    written(&mut e, now);
+    let ours = "[dev]\naws_access_key_id = AK-dev-1\n[prod]\naws_access_key_id = AK-prod-1\n[old]\naws_access_key_id = AK-old-1\n";
+    assert!(e.handle(Event::CredentialsFile(ours.into()), now).is_empty());
+    assert!(e.decide(now).is_empty());
+    let theirs = "[other]\naws_access_key_id = X\n[prod]\naws_access_key_id = AK-prod-1\n[old]\naws_access_key_id = AK-old-1\n";
+    let said = e.handle(Event::CredentialsFile(theirs.into()), now + mins(1));
+    assert!(logs(&said)[0].contains("[dev]"), "{said:?}");
+    let a = e.decide(now + mins(1));
+    assert_eq!(writes(&a), [(vec!["dev".to_owned()], vec![])]);
+    assert!(fetched(&a).is_empty(), "put back from what is held, no call");
+}
+
+/// A changed config: a new profile is fetched, a removed one is no longer renewed and its
+/// late answer is dropped, an unchanged one keeps its schedule.
+#[test]
+fn config_reload() {
+    let mut e = started(false);
+    let now = t0();
+    let (v, _) = written(&mut e, now);
+    let mut next = config();
+    next.sso.retain(|p| p.name != "prod");
+    next.sso.push(profile("ops", corp(), "444444444444"));
+    let said = e.handle(Event::Config(Ok(next)), now + mins(1));
+    let said = logs(&said);
+    assert!(said.iter().any(|l| l.starts_with("ops: new")), "{said:?}");
+    assert!(said.iter().any(|l| l.starts_with("prod: no longer")), "{said:?}");
+    assert_eq!(fetched(&e.decide(now + mins(1))), ["ops"]);
+    e.handle(ok("prod", v, "AK-late", now + mins(60)), now + mins(1));
+    assert!(writes(&e.decide(now + mins(1))).is_empty(), "prod is gone");
+    let a = e.decide(now + mins(51));
+    assert_eq!(fetched(&a), ["dev", "old"], "ops is in flight, prod gone");
+    let broken = e.handle(Event::Config(Err("config: line 3: bad".into())), now + mins(52));
+    assert!(logs(&broken)[0].contains("keeping the profiles"), "{broken:?}");
+}
+
+/// A token file caught half-written is "not yet": nothing reported for a while, read again
+/// soon; when it completes, the profiles are fetched. If it stays broken it is reported.
+#[test]
+fn half_written_token_file() {
+    let mut e = Engine::new(settings(false), 1);
+    let now = t0();
+    e.handle(Event::Config(Ok(config())), now);
+    let half = || Event::Login {
+        login: corp(),
+        seen: Seen::NotYet("/c/x.json is not valid JSON".into()),
+    };
+    assert!(e.handle(half(), now).is_empty());
+    assert!(
+        e.next_wake(now)
+            .is_some_and(|w| w <= now + TimeDelta::seconds(1)),
+        "read again soon"
+    );
+    e.handle(login(corp(), token("tok", now + mins(480), true)), now);
+    assert_eq!(fetched(&e.decide(now)), ["dev", "prod"]);
+
+    let mut e = Engine::new(settings(false), 1);
+    e.handle(Event::Config(Ok(config())), now);
+    assert!(e.handle(half(), now).is_empty());
+    let later = now + NOT_YET_PATIENCE;
+    let said = e.handle(half(), later);
+    assert!(logs(&said)[0].contains("not valid JSON"), "{said:?}");
+}
+
+/// A second login while a call with the first token is in flight: the late answer is
+/// dropped and the profile is called again with the new token.
+#[test]
+fn new_login_during_a_call() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    let v = version_of(&a, "dev");
+    e.handle(login(corp(), token("tok-2", now + mins(480), true)), now);
+    e.handle(ok("dev", v, "AK-old-token", now + mins(60)), now);
+    let a = e.decide(now);
+    assert_eq!(fetched(&a), ["dev"]);
+    assert!(writes(&a).is_empty(), "the answer for the old token is dropped");
+    assert_ne!(version_of(&a, "dev"), v);
+}
+
+/// `--once`: one attempt each, no refresh, no backoff; settled when every profile has an
+/// outcome; outcomes in config order.
+#[test]
+fn once_settles() {
+    let mut e = started(true);
+    let now = t0() + mins(470);
+    let a = e.decide(now);
+    assert!(!a.iter().any(|a| matches!(a, Action::Refresh { .. })));
+    assert!(!e.settled());
+    let (v, vl) = (version_of(&a, "dev"), version_of(&a, "old"));
+    e.handle(ok("prod", v, "AK-prod", now + mins(60)), now);
+    e.handle(
+        err(
+            "dev",
+            v,
+            CallError::Transient {
+                detail: "HTTP 500".into(),
+            },
+        ),
+        now,
+    );
+    e.handle(ok("old", vl, "AK-old", now + mins(60)), now);
+    assert!(!e.settled(), "waiting for the write");
+    let a = e.decide(now);
+    assert!(fetched(&a).is_empty(), "no second attempt under --once");
+    assert_eq!(writes(&a).len(), 1);
+    e.handle(wrote("x"), now);
+    assert!(e.settled());
+    let names: Vec<_> = e.outcomes().into_iter().map(|(n, o)| (n, o.is_written())).collect();
+    assert_eq!(
+        names,
+        [
+            ("dev".to_owned(), false),
+            ("prod".to_owned(), true),
+            ("old".to_owned(), true)
+        ]
+    );
+}
+
+/// Renewal times: margin before expiry less a bounded jitter; halfway for credentials that
+/// live less than the margin; never sooner than the minimum gap.
+#[test]
+fn renewal_times() {
+    let now = t0();
+    let mut rng = fastrand::Rng::with_seed(3);
+    let table = [
+        // (lifetime, margin, earliest, latest) in seconds from now
+        (3600, 600, 2970, 3000),
+        (43200, 600, 42570, 42600),
+        (20, 10, 9, 10),
+        (8, 10, 5, 5),
+        (2, 10, 5, 5),
+        (60, 600, 30, 30),
+    ];
+    for (life, margin, lo, hi) in table {
+        for _ in 0..50 {
+            let at = renewal_time(
+                now,
+                now + TimeDelta::seconds(life),
+                TimeDelta::seconds(margin),
+                &mut rng,
+            );
+            let s = (at - now).num_milliseconds() as f64 / 1000.0;
+            assert!(
+                s >= lo as f64 && s <= hi as f64,
+                "life {life} margin {margin}: {s}"
+            );
+        }
+    }
+}
+
+/// Backoff doubles from 5 s, is capped at 5 minutes, and adds at most a quarter of jitter.
+#[test]
+fn backoff_table() {
+    let mut rng = fastrand::Rng::with_seed(5);
+    for (failures, lo, hi) in [(1, 5, 6), (2, 10, 13), (3, 20, 25), (7, 300, 375), (40, 300, 375)] {
+        for _ in 0..50 {
+            let d = backoff(failures, &mut rng).num_milliseconds();
+            assert!(d >= lo * 1000 && d <= hi * 1000, "{failures}: {d}");
+        }
+    }
+}
