@@ -10,8 +10,10 @@
 //! - [`paths`]: the only module that knows where files are (HOME, `AWS_CONFIG_FILE`, …).
 //! - [`config`]: SSO profiles from `~/.aws/config` (legacy and `sso_session` forms), read as botocore does.
 //! - [`ini`]: a line-level reader of AWS's INI dialect, faithful to botocore's `configparser`.
-//! - [`token`]: the SSO token cache: file names, token parsing, every `expiresAt` form.
+//! - [`token`]: the SSO token cache: file names, token parsing, every `expiresAt` form, the
+//!   file's content after a refresh.
 //! - [`portal`]: GetRoleCredentials through aws-sdk-sso: timeouts, proxies, CAs, error classes, retries.
+//! - [`oidc`]: CreateToken through aws-sdk-ssooidc: one refresh of a login, its error classes.
 //! - [`credfile`]: the credentials editor, a pure function from (old text, changes) to new text.
 //! - [`fsio`]: the one place that writes files: temp file, fsync, rename, 0600, symlinks followed.
 //! - [`secret`]: the `Secret` type whose `Debug`/`Display` redact tokens and keys.

@@ -112,7 +112,7 @@ pub fn classify(status: Option<u16>, code: Option<&str>, message: Option<&str>) 
 
 /// The innermost cause of an error: the part a person can act on ("Connection refused"),
 /// without the SDK's layers of wrappers around it.
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut current = err;
     while let Some(next) = current.source() {
         current = next;
@@ -123,14 +123,7 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 /// Classifies a request that never got an answer, from its innermost cause. A host name that
 /// does not exist is final (usually a wrong `sso_region`); everything else may pass.
 pub fn dispatch_failure(cause: &str, region: &str) -> CallError {
-    let no_such_host = [
-        "Name or service not known",
-        "nodename nor servname",
-        "No address associated",
-    ]
-    .iter()
-    .any(|m| cause.contains(m));
-    if no_such_host {
+    if no_such_host(cause) {
         CallError::Failed {
             detail: format!(
                 "the host name of the SSO portal for region {region} does not resolve ({cause}); \
@@ -142,6 +135,17 @@ pub fn dispatch_failure(cause: &str, region: &str) -> CallError {
             detail: cause.to_owned(),
         }
     }
+}
+
+/// True when the innermost cause of a failed request says the host name does not exist.
+pub(crate) fn no_such_host(cause: &str) -> bool {
+    [
+        "Name or service not known",
+        "nodename nor servname",
+        "No address associated",
+    ]
+    .iter()
+    .any(|m| cause.contains(m))
 }
 
 /// The reason rustls gave for refusing the portal's certificate, if `chain` (an error as
@@ -310,10 +314,7 @@ impl Portal {
         endpoint: &Endpoint,
         policy: CallPolicy,
     ) -> Self {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(policy.timeout.min(Duration::from_secs(5)))
-            .operation_attempt_timeout(policy.timeout)
-            .build();
+        let timeouts = timeouts(&policy);
         let mut clients = HashMap::new();
         for route in routes {
             if clients.contains_key(&route) {
@@ -472,8 +473,19 @@ pub fn check_bundle(pem: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The SDK timeouts for `policy`: each attempt within `policy.timeout`, its connection within
+/// that or 5 seconds, whichever is shorter. Shared by every client ssofresh builds.
+pub(crate) fn timeouts(policy: &CallPolicy) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(policy.timeout.min(Duration::from_secs(5)))
+        .operation_attempt_timeout(policy.timeout)
+        .build()
+}
+
 /// An HTTPS client that trusts the system CAs plus `ca_bundle`, and honours proxy variables.
-fn http_client(
+/// Shared by every client ssofresh builds (the portal's and SSO OIDC's), so both go through
+/// the same proxies and trust the same CAs.
+pub(crate) fn http_client(
     ca_bundle: Option<&Path>,
 ) -> Result<aws_sdk_sso::config::SharedHttpClient, BundleError> {
     let mut trust = TrustStore::default();

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
 use crate::config::LoginId;
+use crate::fsio;
 use crate::secret::Secret;
 
 /// A cached SSO access token and what is needed to renew it.
@@ -230,6 +231,88 @@ pub fn parse_expires_at(text: &str) -> Option<DateTime<Utc>> {
     None
 }
 
+/// The token file's content after a refresh: `accessToken`, `expiresAt` (as
+/// `%Y-%m-%dT%H:%M:%SZ`) and `refreshToken` (when a new one came) replaced; every other
+/// field, unknown ones too, kept in place and in order, as the CLI keeps them.
+///
+/// `old` must be a token file (a JSON object with `accessToken`): a registration or a
+/// half-written file is refused rather than turned into a token. A field missing from `old`
+/// is added at the end. The result is pretty-printed when `old` spans several lines and
+/// compact otherwise, ends with a newline when `old` did, and is ASCII like Python's
+/// `json.dumps`, so every reader decodes it whatever its locale.
+pub fn refreshed(
+    old: &[u8],
+    access_token: &Secret,
+    expires_at: DateTime<Utc>,
+    refresh_token: Option<&Secret>,
+) -> Result<Vec<u8>, Problem> {
+    if old.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::Empty);
+    }
+    let value: Value = serde_json::from_slice(old).map_err(|e| Problem::NotJson {
+        line: e.line(),
+        column: e.column(),
+    })?;
+    let Value::Object(mut map) = value else {
+        return Err(Problem::NotAnObject);
+    };
+    if !map.contains_key("accessToken") {
+        return Err(Problem::NoAccessToken);
+    }
+    // With `preserve_order`, inserting an existing key keeps its place.
+    map.insert(
+        "accessToken".to_owned(),
+        Value::String(access_token.expose().to_owned()),
+    );
+    map.insert(
+        "expiresAt".to_owned(),
+        Value::String(expires_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+    );
+    if let Some(refresh_token) = refresh_token {
+        map.insert(
+            "refreshToken".to_owned(),
+            Value::String(refresh_token.expose().to_owned()),
+        );
+    }
+    let body = Value::Object(map);
+    let text = if old.trim_ascii().contains(&b'\n') {
+        serde_json::to_string_pretty(&body)
+    } else {
+        serde_json::to_string(&body)
+    }
+    // A map of strings always serialises; no value of it may appear in a message anyway.
+    .map_err(|_| Problem::NotAnObject)?;
+    let mut out = ascii_json(&text).into_bytes();
+    if old.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// JSON text with every non-ASCII character written as a `\uXXXX` escape (a surrogate pair
+/// above U+FFFF), as Python's `json.dumps` writes it. serde_json puts non-ASCII characters
+/// only inside strings, where the escape means the same.
+fn ascii_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// Writes a token file's new content (from [`refreshed`]) through [`fsio::replace`]:
+/// atomically, 0600, a symlinked file's target replaced and the link kept.
+pub fn write(path: &Path, contents: &[u8]) -> Result<fsio::Written, fsio::FsError> {
+    fsio::replace(path, contents)
+}
+
 /// Formats a time the way every reader accepts: `2026-11-24T04:04:20Z`.
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -385,6 +468,164 @@ mod tests {
         let err = read(&path).expect_err("missing");
         assert!(matches!(err, TokenError::Missing { .. }));
         assert!(err.to_string().contains("nope.json"));
+    }
+
+    const CLI_TOKEN: &str = r#"{"startUrl": "https://d-1.awsapps.com/start", "region": "us-east-1", "accessToken": "at-old", "expiresAt": "2026-11-24T04:04:20Z", "clientId": "cid", "clientSecret": "cs", "registrationExpiresAt": "2027-01-01T00:00:00Z", "refreshToken": "rt-old", "zUnknown": {"nested": [1, "\u00e9"]}, "aUnknown": null}"#;
+
+    fn keys(bytes: &[u8]) -> Vec<String> {
+        match serde_json::from_slice::<Value>(bytes).expect("JSON") {
+            Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    /// A refresh replaces the three fields in place; every other field, unknown ones too,
+    /// keeps its value and its place, and the result parses to the new token with the same
+    /// grant but the rotated refresh token.
+    #[test]
+    fn refreshed_keeps_fields_and_order() {
+        let at = Secret::new("at-new");
+        let rt = Secret::new("rt-new");
+        let t = utc(2026, 11, 24, 12, 0, 7) + chrono::Duration::milliseconds(999);
+        let new = refreshed(CLI_TOKEN.as_bytes(), &at, t, Some(&rt)).expect("refreshed");
+        assert_eq!(keys(&new), keys(CLI_TOKEN.as_bytes()));
+        let value: Value = serde_json::from_slice(&new).expect("JSON");
+        assert_eq!(value["accessToken"], "at-new");
+        assert_eq!(value["expiresAt"], "2026-11-24T12:00:07Z");
+        assert_eq!(value["refreshToken"], "rt-new");
+        let old: Value = serde_json::from_str(CLI_TOKEN).expect("JSON");
+        for (key, old_value) in old.as_object().expect("object") {
+            if !["accessToken", "expiresAt", "refreshToken"].contains(&key.as_str()) {
+                assert_eq!(&value[key], old_value, "{key}");
+            }
+        }
+
+        let before = parse(CLI_TOKEN.as_bytes()).expect("old token");
+        let after = parse(&new).expect("new token");
+        assert_eq!(after.access_token, at);
+        assert_eq!(after.expires_at, utc(2026, 11, 24, 12, 0, 7));
+        assert_eq!(
+            (&after.region, &after.start_url),
+            (&before.region, &before.start_url)
+        );
+        let (old_grant, new_grant) = (
+            before.refresh.expect("grant"),
+            after.refresh.expect("grant"),
+        );
+        assert_eq!(new_grant.refresh_token, rt);
+        assert_eq!(
+            RefreshGrant {
+                refresh_token: rt,
+                ..old_grant
+            },
+            new_grant,
+            "the registration is kept"
+        );
+    }
+
+    /// Without a new refresh token the old one stays; a refresh token the old file lacked is
+    /// added at the end.
+    #[test]
+    fn refreshed_refresh_token_rotated_or_absent() {
+        let at = Secret::new("at-new");
+        let t = utc(2026, 1, 2, 3, 4, 5);
+        let kept = refreshed(CLI_TOKEN.as_bytes(), &at, t, None).expect("refreshed");
+        let token = parse(&kept).expect("token");
+        assert_eq!(
+            token.refresh.expect("grant").refresh_token.expose(),
+            "rt-old"
+        );
+
+        let without = br#"{"accessToken":"a","expiresAt":"2026-01-01T00:00:00Z","x":1}"#;
+        let rt = Secret::new("rt-new");
+        let added = refreshed(without, &at, t, Some(&rt)).expect("refreshed");
+        assert_eq!(
+            keys(&added),
+            ["accessToken", "expiresAt", "x", "refreshToken"]
+        );
+        assert_eq!(
+            String::from_utf8(added).expect("UTF-8"),
+            r#"{"accessToken":"at-new","expiresAt":"2026-01-02T03:04:05Z","x":1,"refreshToken":"rt-new"}"#
+        );
+    }
+
+    /// A pretty-printed file stays pretty-printed, a trailing newline stays, and the output
+    /// is ASCII, non-ASCII characters escaped as Python writes them.
+    #[test]
+    fn refreshed_layout_and_ascii() {
+        let old = "{\n  \"accessToken\": \"a\",\n  \"expiresAt\": \"2026-01-01T00:00:00Z\",\n  \
+                   \"startUrl\": \"https://d-1.awsapps.com/caf\u{e9}/\u{1f600}\"\n}\n";
+        let at = Secret::new("at-new");
+        let new = refreshed(old.as_bytes(), &at, utc(2026, 1, 2, 3, 4, 5), None).expect("ok");
+        let text = String::from_utf8(new).expect("UTF-8");
+        assert!(text.is_ascii(), "{text}");
+        assert_eq!(
+            text,
+            "{\n  \"accessToken\": \"at-new\",\n  \"expiresAt\": \"2026-01-02T03:04:05Z\",\n  \
+             \"startUrl\": \"https://d-1.awsapps.com/caf\\u00e9/\\ud83d\\ude00\"\n}\n"
+        );
+        let value: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(
+            value["startUrl"],
+            "https://d-1.awsapps.com/caf\u{e9}/\u{1f600}"
+        );
+    }
+
+    /// Broken or foreign content is refused, never turned into a token, and the refusal
+    /// shows no value.
+    #[test]
+    fn refreshed_refuses_non_tokens() {
+        let at = Secret::new("at-new");
+        let t = utc(2026, 1, 2, 3, 4, 5);
+        let table: [(&[u8], Problem); 6] = [
+            (b"", Problem::Empty),
+            (b" \n", Problem::Empty),
+            (
+                br#"{"accessToken":"sec"#,
+                Problem::NotJson {
+                    line: 1,
+                    column: 19,
+                },
+            ),
+            (b"[1,2]", Problem::NotAnObject),
+            (br#""accessToken""#, Problem::NotAnObject),
+            (
+                br#"{"clientId":"x","clientSecret":"sec","expiresAt":"2027-01-01T00:00:00Z"}"#,
+                Problem::NoAccessToken,
+            ),
+        ];
+        for (old, want) in table {
+            let got = refreshed(old, &at, t, None).expect_err("must fail");
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(old));
+            assert!(!got.to_string().contains("sec"), "{got}");
+        }
+    }
+
+    /// `write` goes through fsio: the file is 0600, and a symlinked token file keeps its link
+    /// while the target gets the new content.
+    #[test]
+    fn write_is_private_and_follows_links() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().join("real.json");
+        std::fs::write(&real, CLI_TOKEN).expect("seed");
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let at = Secret::new("at-new");
+        let new = refreshed(CLI_TOKEN.as_bytes(), &at, utc(2026, 1, 2, 3, 4, 5), None)
+            .expect("refreshed");
+        let written = write(&link, &new).expect("write");
+        assert_eq!(written.tightened_from, Some(0o644));
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .expect("link")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&real).expect("read"), new);
+        let mode = std::fs::metadata(&real).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     /// Times are written as whole seconds with a Z.

@@ -3,6 +3,8 @@
 //! - [`common`]: the harness: temporary HOME, the real binary, the local portal, real readers.
 //! - [`once`]: `ssofresh --once` as users run it, judged by botocore and the JavaScript SDK v2.
 //! - [`network`]: HTTPS with a private CA, and proxies, through the real binary.
+//! - [`oidc_selftest`]: one token refresh through `ssofresh::oidc` against the local SSO OIDC,
+//!   the token file rewritten with `ssofresh::token` and judged by botocore.
 //! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
 //! - [`portal_selftest`], [`readers_selftest`], [`harness_selftest`]: the harness is faithful.
 
@@ -11,6 +13,7 @@ mod common;
 mod editor_botocore;
 mod harness_selftest;
 mod network;
+mod oidc_selftest;
 mod once;
 mod portal_selftest;
 mod readers_selftest;

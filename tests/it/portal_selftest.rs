@@ -274,8 +274,9 @@ async fn refreshed_token_inherits_roles() {
         .expect("new token holds the role");
 }
 
-/// Sends one `POST /token` over a raw connection (`aws-sdk-ssooidc` is not a dependency
-/// yet) and returns the status, the raw header block and the parsed body.
+/// Sends one `POST /token` over a raw connection, so the raw headers can be checked (the
+/// SDK's view is in `oidc_selftest`), and returns the status, the raw header block and the
+/// parsed body.
 fn post_token(portal: &Portal, body: &str) -> (u16, String, Value) {
     let addr = portal.url().trim_start_matches("http://").to_owned();
     let mut stream = TcpStream::connect(&addr).expect("connect to portal");
