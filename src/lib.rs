@@ -13,6 +13,7 @@
 //! - [`token`]: the SSO token cache: file names, token parsing, every `expiresAt` form.
 //! - [`portal`]: GetRoleCredentials through aws-sdk-sso: timeouts, proxies, CAs, error classes, retries.
 //! - [`credfile`]: the credentials editor, a pure function from (old text, changes) to new text.
+//! - [`watch`]: the file watcher: events on the token cache, config and credentials as hints.
 //! - [`fsio`]: the one place that writes files: temp file, fsync, rename, 0600, symlinks followed.
 //! - [`secret`]: the `Secret` type whose `Debug`/`Display` redact tokens and keys.
 //! - [`logging`]: the tracing subscriber, with other crates capped below TRACE.
@@ -30,3 +31,4 @@ pub mod portal;
 pub mod run;
 pub mod secret;
 pub mod token;
+pub mod watch;
