@@ -15,6 +15,7 @@
 //! - [`portal`]: GetRoleCredentials through aws-sdk-sso: timeouts, proxies, CAs, error classes, retries.
 //! - [`oidc`]: CreateToken through aws-sdk-ssooidc: one refresh of a login, its error classes.
 //! - [`credfile`]: the credentials editor, a pure function from (old text, changes) to new text.
+//! - [`watch`]: the file watcher: events on the token cache, config and credentials as hints.
 //! - [`fsio`]: the one place that writes files: temp file, fsync, rename, 0600, symlinks followed.
 //! - [`secret`]: the `Secret` type whose `Debug`/`Display` redact tokens and keys.
 //! - [`logging`]: the tracing subscriber, with other crates capped below TRACE.
