@@ -104,9 +104,6 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
     let Mode::Daemon { mut signals } = mode else {
         return Ok(shell.report());
     };
-    shell.reload_config()?;
-    shell.scan_logins()?;
-    shell.check_credentials()?;
     let (hint_tx, mut hints) = mpsc::channel::<Hint>(64);
     let mut watcher = match Watcher::start(
         Watched {
@@ -122,6 +119,10 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
             None
         }
     };
+    rearm(watcher.as_mut());
+    shell.reload_config()?;
+    shell.scan_logins()?;
+    shell.check_credentials()?;
     info!(
         "watching {} and {}; writing {}",
         paths.sso_cache.display(),
@@ -152,9 +153,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                     seen.push(h);
                 }
                 debug!(?seen, "watcher hints");
-                if let Some(w) = watcher.as_mut() {
-                    w.rearm();
-                }
+                rearm(watcher.as_mut());
                 if seen.contains(&Hint::Config) {
                     shell.reload_config()?;
                 }
@@ -176,9 +175,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                 }
             },
             () = tokio::time::sleep(sleep) => {
-                if let Some(w) = watcher.as_mut() {
-                    w.rearm();
-                }
+                rearm(watcher.as_mut());
                 if last_rescan.elapsed() >= RESCAN {
                     last_rescan = Instant::now();
                     shell.reload_config()?;
@@ -186,6 +183,15 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                 }
                 shell.scan_logins()?;
             }
+        }
+    }
+}
+
+/// Re-points the watches and logs any folder that could not be watched.
+fn rearm(watcher: Option<&mut Watcher>) {
+    if let Some(w) = watcher {
+        for e in w.rearm() {
+            warn!("{e}");
         }
     }
 }
