@@ -4,6 +4,8 @@
 //! - [`once`]: `ssofresh --once` as users run it, judged by botocore and the JavaScript SDK v2.
 //! - [`network`]: HTTPS with a private CA, and proxies, through the real binary.
 //! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
+//! - [`editor_botocore`]: botocore judges the credentials editor's writes and removals.
+//! - [`service_files`]: the systemd unit and the launchd agent are valid and match the README.
 //! - [`portal_selftest`], [`readers_selftest`], [`harness_selftest`]: the harness is faithful.
 
 mod botocore_config;
@@ -14,3 +16,4 @@ mod network;
 mod once;
 mod portal_selftest;
 mod readers_selftest;
+mod service_files;
