@@ -7,6 +7,12 @@
 //! in. A section that holds long-term keys (an access key with no session token) is never
 //! overwritten, and a section that appears twice is left alone: both are reported as
 //! [`Refusal`]s. The result never has a duplicate section or key, which botocore refuses.
+//!
+//! [`remove`] undoes [`apply`] when a login ends: it takes out the keys ssofresh owns from the
+//! sections that still hold the access key id it wrote, and the section's header too once
+//! nothing else is left in it, so the file reads as if ssofresh had never written there.
+//! [`section_key_id`] tells what a section holds now, so a caller can see whether it is still
+//! what ssofresh wrote.
 
 use chrono::{DateTime, Utc};
 
@@ -61,6 +67,9 @@ pub enum Refusal {
     DefaultSetsKey(String),
     /// The name cannot be a section every reader agrees on (the reason).
     UnusableName(&'static str),
+    /// The section holds another access key id than the one ssofresh wrote (or none beside
+    /// other credential keys): the user or another program put credentials there.
+    NotOurs,
 }
 
 impl std::fmt::Display for Refusal {
@@ -93,6 +102,11 @@ impl std::fmt::Display for Refusal {
             Refusal::UnusableName(why) => {
                 write!(f, "{why}; choose another section with --profile NAME:SECTION")
             }
+            Refusal::NotOurs => f.write_str(
+                "the section now holds other credentials than the ones ssofresh wrote \
+                 (you or another program changed them), so ssofresh leaves it alone; \
+                 delete those keys yourself if they should go",
+            ),
         }
     }
 }
@@ -403,6 +417,223 @@ fn default_section_key(lines: &[Line<'_>]) -> Option<String> {
 /// True when the file is empty or its last line is blank (no separator needed).
 fn ends_in_blank(lines: &[Line<'_>]) -> bool {
     lines.last().is_none_or(|l| matches!(l.kind, Kind::Blank))
+}
+
+/// What a section of the credentials file holds now, as far as ssofresh cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionState {
+    /// No section has this name.
+    Absent,
+    /// The section appears more than once, which botocore refuses.
+    Duplicate,
+    /// One section of this name.
+    Holds {
+        /// The value of its `aws_access_key_id` as configparser reads it (continuation lines
+        /// joined with newlines), the first one if the key appears twice; `None` without one.
+        access_key_id: Option<String>,
+    },
+}
+
+/// What section `section` of the credentials file `text` holds now. Names are matched
+/// exactly, as in [`apply`]; a `[DEFAULT]` section's keys are not counted.
+pub fn section_key_id(text: &str, section: &str) -> SectionState {
+    let lines = ini::lex(text);
+    match sections_named(&lines, section).as_slice() {
+        [] => SectionState::Absent,
+        [span] => SectionState::Holds {
+            access_key_id: access_key_ids(&lines, span.clone()).into_iter().next(),
+        },
+        _ => SectionState::Duplicate,
+    }
+}
+
+/// One section whose credentials ssofresh wrote and now takes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removal<'a> {
+    /// The section name (`dev` for `[dev]`).
+    pub section: &'a str,
+    /// The access key id ssofresh wrote there: the section is emptied only if it still holds it.
+    pub access_key_id: &'a str,
+}
+
+/// The keys [`remove`] takes out: the owned ones and `aws_security_token`, which [`apply`]
+/// keeps equal to the session token. `region` stays: it may be the user's.
+const REMOVED_KEYS: [&str; 5] = [
+    OWNED_KEYS[0],
+    OWNED_KEYS[1],
+    OWNED_KEYS[2],
+    OWNED_KEYS[3],
+    "aws_security_token",
+];
+
+/// Removes what ssofresh wrote. For each removal whose section holds exactly that access key
+/// id, its [`OWNED_KEYS`] and `aws_security_token` go; every other key (`region` too) and
+/// comment stays. A section left with
+/// nothing but blank lines loses its header too, with the blank lines that separated it, so
+/// the file reads as if it had never been written (a file holding only that section becomes
+/// empty). An absent section, or one without credential keys, is left as it is; a section
+/// holding another key id, a duplicate section, or an owned key continued on indented lines is
+/// left alone and reported. Every other byte of `old` comes out as it went in.
+pub fn remove(old: &str, removals: &[Removal<'_>]) -> Edit {
+    let mut text = old.to_owned();
+    let mut refused = Vec::new();
+    for (index, removal) in removals.iter().enumerate() {
+        if let Some(why) = unusable_section_name(removal.section) {
+            refused.push((removal.section.to_owned(), Refusal::UnusableName(why)));
+            continue;
+        }
+        if removals[..index]
+            .iter()
+            .chain(&removals[index + 1..])
+            .any(|r| r.section == removal.section)
+        {
+            refused.push((removal.section.to_owned(), Refusal::TargetedTwice));
+            continue;
+        }
+        // One removal at a time on the text so far: where a section's neighbour was removed
+        // before it, its separators are judged against what is really left.
+        match remove_one(&text, removal) {
+            Ok(Some(new)) => text = new,
+            Ok(None) => {}
+            Err(refusal) => refused.push((removal.section.to_owned(), refusal)),
+        }
+    }
+    Edit { text, refused }
+}
+
+/// Removes one section's credentials from `text`: the new text, `None` when there is nothing
+/// to remove, or why the section must be left alone.
+fn remove_one(text: &str, removal: &Removal<'_>) -> Result<Option<String>, Refusal> {
+    let lines = ini::lex(text);
+    let span = match sections_named(&lines, removal.section).as_slice() {
+        [] => return Ok(None),
+        [span] => span.clone(),
+        many => {
+            let numbers = many.iter().map(|s| lines[s.start].number).collect();
+            return Err(Refusal::DuplicateSection(numbers));
+        }
+    };
+    let body = span.start + 1..span.end;
+    let removed_key =
+        |l: &Line<'_>| key_of(l).and_then(|(k, _)| REMOVED_KEYS.iter().copied().find(|r| *r == k));
+    if !lines[body.clone()].iter().any(|l| removed_key(l).is_some()) {
+        return Ok(None);
+    }
+    let ids = access_key_ids(&lines, span.clone());
+    if ids.is_empty() || ids.iter().any(|id| id != removal.access_key_id) {
+        return Err(Refusal::NotOurs);
+    }
+    let mut dropped = vec![false; lines.len()];
+    for i in body.clone() {
+        if let Some(key) = removed_key(&lines[i]) {
+            // Its continuation lines would fall to the key above, or stand alone.
+            if continues(&lines, i) {
+                return Err(Refusal::MultiLineValue(key));
+            }
+            dropped[i] = true;
+        }
+    }
+    let empty = body
+        .clone()
+        .all(|i| dropped[i] || matches!(lines[i].kind, Kind::Blank));
+    if empty && header_may_go(&lines, span.clone()) {
+        drop_section(&lines, span, &mut dropped);
+    }
+    let eol = ini::dominant_eol(&lines);
+    let kept: Vec<Out> = lines
+        .iter()
+        .zip(&dropped)
+        .filter(|(_, d)| !**d)
+        .map(|(l, _)| (l.text.to_owned(), l.eol.to_owned()))
+        .collect();
+    Ok(Some(join(kept, text, eol)))
+}
+
+/// Drops the header and the blank body of an emptied section, with the blank lines that
+/// separated it, keeping one separator where there is content on both sides: the section's
+/// own trailing blank lines if it has any, else the ones before it. Blank lines at the top of
+/// a file stay: they separated the section from nothing.
+fn drop_section(lines: &[Line<'_>], span: std::ops::Range<usize>, dropped: &mut [bool]) {
+    let blank = |i: usize| matches!(lines[i].kind, Kind::Blank);
+    let before_start = (0..span.start)
+        .rev()
+        .take_while(|&i| blank(i))
+        .last()
+        .unwrap_or(span.start);
+    let content_before = (0..before_start).any(|i| !blank(i));
+    let content_after = span.end < lines.len();
+    let trailing_start = (span.start + 1..span.end)
+        .rev()
+        .take_while(|&i| blank(i))
+        .last()
+        .unwrap_or(span.end);
+    let has_trailing = trailing_start < span.end;
+    let keep_trailing = content_before && content_after && has_trailing;
+    let drop_before = content_before && (has_trailing || !content_after);
+    let drop_to = if keep_trailing {
+        trailing_start
+    } else {
+        span.end
+    };
+    let drop_from = if drop_before {
+        before_start
+    } else {
+        span.start
+    };
+    for d in &mut dropped[drop_from..drop_to] {
+        *d = true;
+    }
+}
+
+/// Whether an emptied section's header can go without changing how the next header reads: a
+/// header indented deeper than the last key above the section would continue that key's value.
+fn header_may_go(lines: &[Line<'_>], span: std::ops::Range<usize>) -> bool {
+    let Some(next) = lines.get(span.end) else {
+        return true;
+    };
+    let key_above = lines[..span.start]
+        .iter()
+        .rev()
+        .take_while(|l| !matches!(l.kind, Kind::Section(_)))
+        .find(|l| matches!(l.kind, Kind::Key { .. }));
+    // configparser measures indentation in characters.
+    let depth = |l: &Line<'_>| indentation(l.text).chars().count();
+    key_above.is_none_or(|key| depth(next) <= depth(key))
+}
+
+/// Whether the key at line `at` continues on indented lines: only the next key or header ends
+/// its value (blank lines, comments and invalid lines between do not).
+fn continues(lines: &[Line<'_>], at: usize) -> bool {
+    lines[at + 1..]
+        .iter()
+        .take_while(|l| !matches!(l.kind, Kind::Key { .. } | Kind::Section(_)))
+        .any(|l| matches!(l.kind, Kind::Continuation(_)))
+}
+
+/// The values of every `aws_access_key_id` in the section at `span`, as configparser reads
+/// them: continuation lines joined with newlines (a blank line among them adds an empty one),
+/// trailing white space stripped.
+fn access_key_ids(lines: &[Line<'_>], span: std::ops::Range<usize>) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in span.clone() {
+        let Kind::Key { key, value } = &lines[i].kind else {
+            continue;
+        };
+        if key != "aws_access_key_id" {
+            continue;
+        }
+        let mut parts: Vec<&str> = vec![value];
+        for line in &lines[i + 1..span.end] {
+            match line.kind {
+                Kind::Blank => parts.push(""),
+                Kind::Comment | Kind::Invalid(_) => {}
+                Kind::Continuation(more) => parts.push(more),
+                Kind::Key { .. } | Kind::Section(_) => break,
+            }
+        }
+        ids.push(parts.join("\n").trim_end_matches(ini::py_space).to_owned());
+    }
+    ids
 }
 
 #[cfg(test)]

@@ -445,3 +445,482 @@ fn kept_lines<'t>(text: &'t str, written: &[&str]) -> Vec<&'t str> {
     }
     kept
 }
+
+fn take_back(old: &str, sections: &[(&str, u32)]) -> Edit {
+    let ids: Vec<String> = sections.iter().map(|(_, n)| format!("ASIA{n}")).collect();
+    let removals: Vec<Removal<'_>> = sections
+        .iter()
+        .zip(&ids)
+        .map(|((s, _), id)| Removal {
+            section: s,
+            access_key_id: id,
+        })
+        .collect();
+    remove(old, &removals)
+}
+
+/// Before/after pairs for `remove`: what ssofresh wrote goes, with the header once nothing is
+/// left under it; every other byte stays.
+#[test]
+fn remove_before_after() {
+    let b1 = block(1, "\n");
+    let b2 = block(2, "\n");
+    let table: Vec<Case> = vec![
+        (
+            "the only section leaves an empty file",
+            format!("[dev]\n{b1}"),
+            vec![("dev", 1)],
+            String::new(),
+        ),
+        (
+            "the last section goes with the blank line before it",
+            format!("# my keys\n[a]\nk = v\n\n[dev]\n{b1}"),
+            vec![("dev", 1)],
+            "# my keys\n[a]\nk = v\n".into(),
+        ),
+        (
+            "a section between two others leaves one blank line between them",
+            format!("[a]\nk = v\n\n[dev]\n{b1}\n[b]\ny = 2\n"),
+            vec![("dev", 1)],
+            "[a]\nk = v\n\n[b]\ny = 2\n".into(),
+        ),
+        (
+            "between two others with no blank line after it, the one before stays",
+            format!("[a]\nk = v\n\n[dev]\n{b1}[b]\ny = 2\n"),
+            vec![("dev", 1)],
+            "[a]\nk = v\n\n[b]\ny = 2\n".into(),
+        ),
+        (
+            "the first section goes with the blank lines after it",
+            format!("[dev]\n{b1}\n[b]\ny = 2\n"),
+            vec![("dev", 1)],
+            "[b]\ny = 2\n".into(),
+        ),
+        (
+            "a comment above the first section stays, and so does the blank line after it",
+            format!("# top\n\n[dev]\n{b1}\n[b]\n"),
+            vec![("dev", 1)],
+            "# top\n\n[b]\n".into(),
+        ),
+        (
+            "blank lines at the top of the file stay",
+            format!("\n[dev]\n{b1}"),
+            vec![("dev", 1)],
+            "\n".into(),
+        ),
+        (
+            "a user comment inside keeps the header and the comment",
+            format!("[dev]\n# work account\n{b1}"),
+            vec![("dev", 1)],
+            "[dev]\n# work account\n".into(),
+        ),
+        (
+            "region and the user's other keys stay, in place",
+            format!("[a]\n\n[dev]\nregion = eu-west-1\n{b1}output = json\n\n[b]\n"),
+            vec![("dev", 1)],
+            "[a]\n\n[dev]\nregion = eu-west-1\noutput = json\n\n[b]\n".into(),
+        ),
+        (
+            "aws_security_token goes too; keys in any case and indentation",
+            "[dev]\n  AWS_Security_Token = t\n  aws_access_key_id: ASIA1\n  region = r\n".into(),
+            vec![("dev", 1)],
+            "[dev]\n  region = r\n".into(),
+        ),
+        (
+            "a duplicated owned key goes twice",
+            format!("[dev]\naws_session_token = a\n{b1}k = v\n"),
+            vec![("dev", 1)],
+            "[dev]\nk = v\n".into(),
+        ),
+        (
+            "CRLF survives",
+            format!(
+                "[a]\r\nk = v\r\n\r\n[dev]\r\n{}\r\n[b]\r\n",
+                block(1, "\r\n")
+            ),
+            vec![("dev", 1)],
+            "[a]\r\nk = v\r\n\r\n[b]\r\n".into(),
+        ),
+        (
+            "CR-only survives",
+            format!("[a]\rk = v\r\r[dev]\r{}", block(1, "\r")),
+            vec![("dev", 1)],
+            "[a]\rk = v\r".into(),
+        ),
+        (
+            "no final newline stays so",
+            format!("[a]\nk = v\n\n[dev]\n{}", b1.trim_end_matches('\n')),
+            vec![("dev", 1)],
+            "[a]\nk = v".into(),
+        ),
+        (
+            "no final newline, our keys in the middle",
+            format!("[dev]\n{b1}region = r"),
+            vec![("dev", 1)],
+            "[dev]\nregion = r".into(),
+        ),
+        (
+            "two sections, one after the other",
+            format!("[a]\nk = v\n\n[dev]\n{b1}\n[default]\n{b2}"),
+            vec![("dev", 1), ("default", 2)],
+            "[a]\nk = v\n".into(),
+        ),
+        (
+            "two sections, removed in the other order, with a section after them",
+            format!("[default]\n{b2}\n[dev]\n{b1}\n[b]\n"),
+            vec![("dev", 1), ("default", 2)],
+            "[b]\n".into(),
+        ),
+        (
+            "an absent section changes nothing",
+            "[a]\nk = v\n".into(),
+            vec![("dev", 1)],
+            "[a]\nk = v\n".into(),
+        ),
+        (
+            "a section without credential keys is not ours to tidy, even empty",
+            "[dev]\n\n[a]\n[x]\nregion = r\n".into(),
+            vec![("dev", 1), ("x", 2)],
+            "[dev]\n\n[a]\n[x]\nregion = r\n".into(),
+        ),
+        (
+            "a spaced header is another section",
+            format!("[ dev ]\n{b1}"),
+            vec![("dev", 1)],
+            format!("[ dev ]\n{b1}"),
+        ),
+        (
+            "a junk line inside keeps the header",
+            format!("[dev]\njunk\n{b1}"),
+            vec![("dev", 1)],
+            "[dev]\njunk\n".into(),
+        ),
+        (
+            "a user's nested block stays, and the lines after our key do not join it",
+            format!("[dev]\ns3 =\n  max = 20\n{b1}"),
+            vec![("dev", 1)],
+            "[dev]\ns3 =\n  max = 20\n".into(),
+        ),
+        (
+            "the header stays when the next header would continue the key above",
+            "[a]\nk = v\n[dev]\n  aws_access_key_id = ASIA1\n  [b]\n".into(),
+            vec![("dev", 1)],
+            "[a]\nk = v\n[dev]\n  [b]\n".into(),
+        ),
+        (
+            "an indented next header that would not continue anything lets the header go",
+            "[a]\n  k = v\n[dev]\n  aws_access_key_id = ASIA1\n  [b]\n".into(),
+            vec![("dev", 1)],
+            "[a]\n  k = v\n  [b]\n".into(),
+        ),
+    ];
+    for (what, old, sections, want) in table {
+        let got = take_back(&old, &sections);
+        assert_eq!(got.refused, vec![], "{what}");
+        assert_eq!(got.text, want, "{what}");
+    }
+}
+
+/// Sections that hold something else than what ssofresh wrote, or that botocore cannot read,
+/// are left byte for byte and reported; the other removals still happen.
+#[test]
+fn remove_refusals() {
+    let b1 = block(1, "\n");
+    let table: Vec<(&str, String, Refusal)> = vec![
+        (
+            "another access key id",
+            "[dev]\naws_access_key_id = ASIAOTHER\naws_secret_access_key = s\naws_session_token = t\n".into(),
+            Refusal::NotOurs,
+        ),
+        (
+            "long-term keys of the user",
+            "[dev]\naws_access_key_id = AKIAX\naws_secret_access_key = s\n".into(),
+            Refusal::NotOurs,
+        ),
+        (
+            "credential keys but no access key id",
+            "[dev]\naws_session_token = t\n".into(),
+            Refusal::NotOurs,
+        ),
+        (
+            "our id and another one",
+            format!("[dev]\n{b1}aws_access_key_id = ASIAOTHER\n"),
+            Refusal::NotOurs,
+        ),
+        (
+            "our id continued on another line is another value",
+            "[dev]\naws_access_key_id = ASIA1\n  more\n".into(),
+            Refusal::NotOurs,
+        ),
+        (
+            "duplicate section",
+            format!("[dev]\n{b1}[x]\n[dev]\n{b1}"),
+            Refusal::DuplicateSection(vec![1, 7]),
+        ),
+        (
+            "an owned key continued on indented lines",
+            format!("[dev]\n{b1}aws_session_token = t\n\n  # c\n  more\n"),
+            Refusal::MultiLineValue("aws_session_token"),
+        ),
+    ];
+    let b2 = block(2, "\n");
+    for (what, dev, refusal) in table {
+        let old = format!("{dev}\n[fine]\n{b2}");
+        let got = take_back(&old, &[("dev", 1), ("fine", 2)]);
+        assert_eq!(got.refused, vec![("dev".to_owned(), refusal)], "{what}");
+        assert_eq!(got.text, dev, "{what}: only the other section went");
+    }
+    let old = format!("[dev]\n{b1}");
+    let got = take_back(&old, &[("dev", 1), ("dev", 1)]);
+    assert_eq!(got.text, old);
+    assert_eq!(
+        got.refused,
+        vec![
+            ("dev".to_owned(), Refusal::TargetedTwice),
+            ("dev".to_owned(), Refusal::TargetedTwice)
+        ]
+    );
+    let got = take_back("[DEFAULT]\naws_access_key_id = ASIA1\n", &[("DEFAULT", 1)]);
+    assert!(matches!(got.refused[..], [(_, Refusal::UnusableName(_))]));
+    assert_eq!(got.text, "[DEFAULT]\naws_access_key_id = ASIA1\n");
+}
+
+/// `section_key_id` tells apart an absent, a duplicated and a present section, and reads the
+/// key id as configparser does.
+#[test]
+fn section_key_id_table() {
+    let holds = |id: Option<&str>| SectionState::Holds {
+        access_key_id: id.map(str::to_owned),
+    };
+    let table: Vec<(&str, &str, SectionState)> = vec![
+        ("", "dev", SectionState::Absent),
+        (
+            "[ dev ]\naws_access_key_id = A\n",
+            "dev",
+            SectionState::Absent,
+        ),
+        ("[dev]\n[dev]\n", "dev", SectionState::Duplicate),
+        ("[dev]\nregion = r\n", "dev", holds(None)),
+        ("[dev]\n", "dev", holds(None)),
+        (
+            "[dev]\nAWS_ACCESS_KEY_ID: ASIA1 \n",
+            "dev",
+            holds(Some("ASIA1")),
+        ),
+        ("[a]\naws_access_key_id = X\n[dev]\n", "dev", holds(None)),
+        (
+            "[DEFAULT]\naws_access_key_id = X\n[dev]\n",
+            "dev",
+            holds(None),
+        ),
+        (
+            "[dev]\naws_access_key_id = A\naws_access_key_id = B\n",
+            "dev",
+            holds(Some("A")),
+        ),
+        (
+            "[dev]\naws_access_key_id = A\n  b\n\n  # c\n  d\n\nk = v\n",
+            "dev",
+            holds(Some("A\nb\n\nd")),
+        ),
+        ("[dev]\r\naws_access_key_id =\r\n", "dev", holds(Some(""))),
+    ];
+    for (text, section, want) in table {
+        assert_eq!(section_key_id(text, section), want, "{text:?}");
+    }
+}
+
+/// Writing then removing gives back the original text for every generated file without the
+/// written sections (up to blank lines at its end, where apply's separator is ambiguous); for
+/// every file, settings that are not ours read the same as before the write, the lines
+/// outside the written sections survive, and a second removal changes nothing.
+#[test]
+fn apply_then_remove_over_many_inputs() {
+    let pieces = [
+        "[dev]",
+        "[ dev ]",
+        "[other]",
+        "[default]",
+        "  [other]",
+        "  [dev]",
+        "# c",
+        "; c",
+        "",
+        "  ",
+        "k = v",
+        "k: v2",
+        "aws_session_token = t",
+        "aws_access_key_id = a",
+        "aws_access_key_id = AKIAX",
+        "  cont",
+        "  region = r",
+        "  aws_session_token = t2",
+        "junk",
+        "region = r",
+        "\taws_security_token = tab",
+    ];
+    let mut seed: u64 = 0x0123_4567_89ab_cdef;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut exact, mut written) = (0, 0);
+    for _ in 0..5000 {
+        let eol = ["\n", "\r\n", "\r"][(next() % 3) as usize];
+        let mut text = String::new();
+        for _ in 0..next() % 10 {
+            text.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            text.push_str(if next().is_multiple_of(7) { "\n" } else { eol });
+        }
+        if next().is_multiple_of(3) {
+            text.pop();
+        }
+        let first = edit(&text, &[("dev", 1), ("default", 2)]);
+        let written_sections: Vec<&str> = ["dev", "default"]
+            .into_iter()
+            .filter(|s| !first.refused.iter().any(|(r, _)| r == s))
+            .collect();
+        let back = take_back(&first.text, &[("dev", 1), ("default", 2)]);
+        if !written_sections.is_empty() {
+            written += 1;
+        }
+        for section in &written_sections {
+            assert!(
+                !back.refused.iter().any(|(s, _)| s == section),
+                "what was written can be removed: {text:?} -> {:?}",
+                first.text
+            );
+            assert!(
+                matches!(
+                    section_key_id(&back.text, section),
+                    SectionState::Absent
+                        | SectionState::Holds {
+                            access_key_id: None
+                        }
+                ),
+                "no key id left in [{section}]: {:?}",
+                back.text
+            );
+        }
+        let absent = ["dev", "default"]
+            .iter()
+            .all(|s| section_key_id(&text, s) == SectionState::Absent);
+        if absent && first.refused.is_empty() {
+            let ends_blank = ini::lex(&text)
+                .last()
+                .is_some_and(|l| l.kind == Kind::Blank);
+            // A last line ending in a lone CR in a file of LF lines: apply's LF separator
+            // joins it into a CRLF ending, which is all that is left of it afterwards.
+            let cr_then_lf = text.ends_with('\r') && ini::dominant_eol(&ini::lex(&text)) == "\n";
+            if ends_blank {
+                let trim = |t: &str| t.trim_end_matches(ini::py_space).to_owned();
+                assert_eq!(trim(&back.text), trim(&text), "round trip of {text:?}");
+            } else if cr_then_lf {
+                assert_eq!(back.text, format!("{text}\n"), "round trip of {text:?}");
+            } else {
+                exact += 1;
+                assert_eq!(back.text, text, "round trip of {text:?}");
+            }
+        }
+        assert_eq!(
+            foreign_settings(&back.text, &written_sections),
+            foreign_settings(&text, &written_sections),
+            "settings that are not ours changed: {text:?} -> {:?}",
+            back.text
+        );
+        let out = ini::lex(&back.text);
+        let mut out = out.iter().map(|l| l.text);
+        for line in kept_lines(&text, &written_sections) {
+            if py_blank(line) {
+                continue;
+            }
+            assert!(
+                out.any(|l| l == line),
+                "{line:?} lost from {text:?} -> {:?}",
+                back.text
+            );
+        }
+        assert_eq!(
+            take_back(&back.text, &[("dev", 1), ("default", 2)]).text,
+            back.text,
+            "a second removal changes nothing: {:?}",
+            back.text
+        );
+    }
+    assert!(exact > 500, "the generator exercised round trips: {exact}");
+    assert!(written > 1000, "the generator exercised writes: {written}");
+}
+
+fn py_blank(line: &str) -> bool {
+    ini::py_trim(line).is_empty()
+}
+
+/// `remove` on generated files holding our key id, another id or none: settings that are not
+/// ours read the same afterwards in every section, ours go only from the sections not
+/// refused, and the lines outside those sections survive.
+#[test]
+fn remove_over_many_inputs() {
+    let pieces = [
+        "[dev]\naws_access_key_id = ASIA1\naws_session_token = t",
+        "[dev]\nregion = r\naws_access_key_id = ASIA1",
+        "[dev]",
+        "[other]",
+        "  [dev]",
+        "[dev ]",
+        "# c",
+        "",
+        "k = v",
+        "aws_access_key_id = ASIA1",
+        "aws_access_key_id = ASIA9",
+        "  aws_access_key_id = ASIA1",
+        "aws_session_token = t",
+        "aws_security_token = t",
+        "x_security_token_expires = e",
+        "  cont",
+        "region = r",
+        "junk",
+    ];
+    let mut seed: u64 = 0x5851_f42d_4c95_7f2d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut removed = 0;
+    for _ in 0..5000 {
+        let eol = ["\n", "\r\n"][(next() % 2) as usize];
+        let mut text = String::new();
+        for _ in 0..next() % 10 {
+            let piece = pieces[(next() % pieces.len() as u64) as usize];
+            text.push_str(&piece.replace('\n', eol));
+            text.push_str(eol);
+        }
+        let got = take_back(&text, &[("dev", 1)]);
+        let touched: Vec<&str> = if got.refused.is_empty() {
+            vec!["dev"]
+        } else {
+            assert_eq!(got.text, text, "a refusal leaves the file alone");
+            vec![]
+        };
+        if got.text != text {
+            removed += 1;
+        }
+        assert_eq!(
+            foreign_settings(&got.text, &touched),
+            foreign_settings(&text, &touched),
+            "{text:?} -> {:?}",
+            got.text
+        );
+        let out = ini::lex(&got.text);
+        let mut out = out.iter().map(|l| l.text);
+        for line in kept_lines(&text, &touched) {
+            if !py_blank(line) {
+                assert!(out.any(|l| l == line), "{line:?} lost: {text:?}");
+            }
+        }
+    }
+    assert!(removed > 500, "the generator exercised removals: {removed}");
+}

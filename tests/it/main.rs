@@ -6,6 +6,8 @@
 //! - [`oidc_selftest`]: one token refresh through `ssofresh::oidc` against the local SSO OIDC,
 //!   the token file rewritten with `ssofresh::token` and judged by botocore.
 //! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
+//! - [`editor_botocore`]: botocore judges the credentials editor's writes and removals.
+//! - [`service_files`]: the systemd unit and the launchd agent are valid and match the README.
 //! - [`portal_selftest`], [`readers_selftest`], [`harness_selftest`]: the harness is faithful.
 
 mod botocore_config;
@@ -17,3 +19,4 @@ mod oidc_selftest;
 mod once;
 mod portal_selftest;
 mod readers_selftest;
+mod service_files;
