@@ -80,8 +80,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
     let profiles = run::load_profiles(&paths.config, paths.config_named);
     if once {
         let profiles = profiles?;
-        if profiles.sso.is_empty() && profiles.problems.is_empty() && options.selectors.is_empty()
-        {
+        if profiles.sso.is_empty() && profiles.problems.is_empty() && options.selectors.is_empty() {
             return Ok(Report {
                 no_sso_profiles: true,
                 ..Report::default()
@@ -200,10 +199,7 @@ fn rearm(watcher: Option<&mut Watcher>) {
 struct Shell<'a> {
     options: &'a Options,
     engine: Engine,
-    events: (
-        mpsc::UnboundedSender<Event>,
-        mpsc::UnboundedReceiver<Event>,
-    ),
+    events: (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
     permits: Arc<Semaphore>,
     tightened_from: Option<u32>,
     once: bool,

@@ -325,9 +325,10 @@ impl Engine {
     /// a `--once` pass.
     pub fn settled(&self) -> bool {
         !self.writing
-            && self.profiles.values().all(|p| {
-                !p.in_flight && p.pending.is_none() && p.outcome.is_some()
-            })
+            && self
+                .profiles
+                .values()
+                .all(|p| !p.in_flight && p.pending.is_none() && p.outcome.is_some())
             && self.logins.values().all(|l| !l.refresh.in_flight)
     }
 
@@ -368,7 +369,12 @@ impl Engine {
         out
     }
 
-    fn on_config(&mut self, result: Result<Profiles, String>, now: DateTime<Utc>, out: &mut Vec<Action>) {
+    fn on_config(
+        &mut self,
+        result: Result<Profiles, String>,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
         let profiles = match result {
             Ok(p) => p,
             Err(message) => {
@@ -404,10 +410,19 @@ impl Engine {
                 }
                 previous => {
                     if self.config_loaded && !self.settings.once {
-                        let what = if previous.is_some() { "changed in the config" } else { "new in the config" };
-                        out.push(Action::Log(Level::Info, format!("{name}: {what}; writing [{}]", target.section)));
+                        let what = if previous.is_some() {
+                            "changed in the config"
+                        } else {
+                            "new in the config"
+                        };
+                        out.push(Action::Log(
+                            Level::Info,
+                            format!("{name}: {what}; writing [{}]", target.section),
+                        ));
                     }
-                    self.logins.entry(target.profile.login.clone()).or_insert_with(LoginState::new);
+                    self.logins
+                        .entry(target.profile.login.clone())
+                        .or_insert_with(LoginState::new);
                     let due = self.logins[&target.profile.login].token().map(|_| now);
                     kept.insert(
                         name,
@@ -427,13 +442,20 @@ impl Engine {
             if !self.settings.once {
                 out.push(Action::Log(
                     Level::Info,
-                    format!("{name}: no longer selected in the config; [{}] is no longer renewed", state.target.section),
+                    format!(
+                        "{name}: no longer selected in the config; [{}] is no longer renewed",
+                        state.target.section
+                    ),
                 ));
             }
         }
         self.profiles = kept;
         self.order = order;
-        let used: BTreeSet<LoginId> = self.profiles.values().map(|p| p.target.profile.login.clone()).collect();
+        let used: BTreeSet<LoginId> = self
+            .profiles
+            .values()
+            .map(|p| p.target.profile.login.clone())
+            .collect();
         self.logins.retain(|l, _| used.contains(l));
         self.config_loaded = true;
     }
@@ -465,7 +487,7 @@ impl Engine {
         }
         state.seen = Some(seen.clone());
         match seen {
-            Seen::Token(token) => {
+            Seen::Token(_) => {
                 // A new token (a login, or a refresh by another program): start afresh.
                 state.rejected = None;
                 state.failures = 0;
@@ -476,7 +498,11 @@ impl Engine {
                 };
                 let fresh = before.is_some_and(|b| matches!(b, Seen::Token(_)));
                 let mut names = Vec::new();
-                for p in self.profiles.values_mut().filter(|p| p.target.profile.login == login) {
+                for p in self
+                    .profiles
+                    .values_mut()
+                    .filter(|p| p.target.profile.login == login)
+                {
                     p.due = Some(now);
                     names.push(p.target.profile.name.clone());
                 }
@@ -490,7 +516,11 @@ impl Engine {
             Seen::Missing => {
                 let mut removals = Vec::new();
                 let mut sections = Vec::new();
-                for p in self.profiles.values_mut().filter(|p| p.target.profile.login == login) {
+                for p in self
+                    .profiles
+                    .values_mut()
+                    .filter(|p| p.target.profile.login == login)
+                {
                     p.due = None;
                     p.pending = None;
                     if let Some(held) = p.held.take() {
@@ -515,7 +545,11 @@ impl Engine {
                 self.set_login_outcome(&login, LoginProblem::Missing, out);
             }
             Seen::Unusable(reason) | Seen::NotYet(reason) => {
-                for p in self.profiles.values_mut().filter(|p| p.target.profile.login == login) {
+                for p in self
+                    .profiles
+                    .values_mut()
+                    .filter(|p| p.target.profile.login == login)
+                {
                     p.due = None;
                 }
                 self.set_login_outcome(&login, LoginProblem::Unusable(reason), out);
@@ -527,7 +561,11 @@ impl Engine {
     fn set_login_outcome(&mut self, login: &LoginId, why: LoginProblem, out: &mut Vec<Action>) {
         let mut names = Vec::new();
         let mut message = None;
-        for p in self.profiles.values_mut().filter(|p| &p.target.profile.login == login) {
+        for p in self
+            .profiles
+            .values_mut()
+            .filter(|p| &p.target.profile.login == login)
+        {
             let outcome = Outcome::NeedsLogin {
                 login: login.clone(),
                 command: login.login_command(&p.target.profile.name),
@@ -542,7 +580,10 @@ impl Engine {
         if let Some(message) = message
             && !self.settings.once
         {
-            out.push(Action::Log(Level::Warn, format!("{}: {message}", names.join(", "))));
+            out.push(Action::Log(
+                Level::Warn,
+                format!("{}: {message}", names.join(", ")),
+            ));
         }
     }
 
@@ -598,20 +639,34 @@ impl Engine {
                     CallError::NoAccess { .. } => now + NO_ACCESS_RETRY,
                     _ => now + FAILED_RETRY,
                 };
-                if !matches!(error, CallError::Throttled { .. } | CallError::Transient { .. }) {
+                if !matches!(
+                    error,
+                    CallError::Throttled { .. } | CallError::Transient { .. }
+                ) {
                     p.due = Some(next);
                 }
                 if (changed || error.is_transient()) && !once {
                     out.push(Action::Log(
                         Level::Warn,
-                        format!("{name}: {}; trying again at {}", outcome.message(), format_time(next)),
+                        format!(
+                            "{name}: {}; trying again at {}",
+                            outcome.message(),
+                            format_time(next)
+                        ),
                     ));
                 }
             }
         }
     }
 
-    fn on_refreshed(&mut self, login: LoginId, from: u64, result: Refresh, now: DateTime<Utc>, out: &mut Vec<Action>) {
+    fn on_refreshed(
+        &mut self,
+        login: LoginId,
+        from: u64,
+        result: Refresh,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
         let names = self.names_of(&login);
         let Some(l) = self.logins.get_mut(&login) else {
             return;
@@ -623,7 +678,10 @@ impl Engine {
                 l.refresh.not_before = None;
                 out.push(Action::Log(
                     Level::Info,
-                    format!("{names}: refreshed the token of {login}; valid until {}", format_time(token.expires_at)),
+                    format!(
+                        "{names}: refreshed the token of {login}; valid until {}",
+                        format_time(token.expires_at)
+                    ),
                 ));
                 // Our own write: the credentials in hand stay good; nothing to renew.
                 l.seen = Some(Seen::Token(token));
@@ -632,7 +690,10 @@ impl Engine {
             Refresh::Changed => {}
             Refresh::Rejected(detail) => {
                 l.refresh.refused = Some(from);
-                let end = l.token().map(|t| format_time(t.expires_at)).unwrap_or_default();
+                let end = l
+                    .token()
+                    .map(|t| format_time(t.expires_at))
+                    .unwrap_or_default();
                 let command = login.login_command(names.split(", ").next().unwrap_or_default());
                 out.push(Action::Log(
                     Level::Warn,
@@ -663,7 +724,11 @@ impl Engine {
         let names: Vec<&str> = self
             .order
             .iter()
-            .filter(|n| self.profiles.get(*n).is_some_and(|p| &p.target.profile.login == login))
+            .filter(|n| {
+                self.profiles
+                    .get(*n)
+                    .is_some_and(|p| &p.target.profile.login == login)
+            })
             .map(String::as_str)
             .collect();
         names.join(", ")
@@ -677,14 +742,23 @@ impl Engine {
             WriteResult::Done { refused, text } => {
                 self.last_written = Some(text);
                 for p in self.profiles.values_mut() {
-                    let Some(creds) = p.pending.take() else { continue };
+                    let Some(creds) = p.pending.take() else {
+                        continue;
+                    };
                     let section = p.target.section.clone();
                     if let Some((_, refusal)) = refused.iter().find(|(s, _)| *s == section) {
-                        let outcome = Outcome::Conflict { section, refusal: refusal.clone() };
+                        let outcome = Outcome::Conflict {
+                            section,
+                            refusal: refusal.clone(),
+                        };
                         if p.outcome.as_ref() != Some(&outcome) && !once {
                             out.push(Action::Log(
                                 Level::Warn,
-                                format!("{}: {}; trying again when the file changes", p.target.profile.name, outcome.message()),
+                                format!(
+                                    "{}: {}; trying again when the file changes",
+                                    p.target.profile.name,
+                                    outcome.message()
+                                ),
                             ));
                         }
                         p.outcome = Some(outcome);
@@ -715,15 +789,24 @@ impl Engine {
                 for p in self.profiles.values_mut() {
                     if p.pending.take().is_some() {
                         names.push(p.target.profile.name.clone());
-                        p.outcome = Some(Outcome::Failed { detail: message.clone() });
+                        p.outcome = Some(Outcome::Failed {
+                            detail: message.clone(),
+                        });
                         p.due = Some(now + BACKOFF_BASE * 6);
                     }
                 }
                 if !once {
-                    let who = if names.is_empty() { String::new() } else { format!("{}: ", names.join(", ")) };
+                    let who = if names.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}: ", names.join(", "))
+                    };
                     out.push(Action::Log(
                         Level::Error,
-                        format!("{who}{message}; trying again at {}", format_time(now + BACKOFF_BASE * 6)),
+                        format!(
+                            "{who}{message}; trying again at {}",
+                            format_time(now + BACKOFF_BASE * 6)
+                        ),
                     ));
                 }
             }
@@ -763,7 +846,10 @@ impl Engine {
         if !names.is_empty() {
             out.push(Action::Log(
                 Level::Info,
-                format!("{} changed or dropped by another program; putting back", names.join(", ")),
+                format!(
+                    "{} changed or dropped by another program; putting back",
+                    names.join(", ")
+                ),
             ));
         }
         self.last_written = Some(text.to_owned());
@@ -786,21 +872,38 @@ impl Engine {
                     p.pending.as_ref().map(|c| Put {
                         section: p.target.section.clone(),
                         credentials: c.clone(),
-                        region: if self.settings.with_region { p.target.profile.region.clone() } else { None },
+                        region: if self.settings.with_region {
+                            p.target.profile.region.clone()
+                        } else {
+                            None
+                        },
                     })
                 })
                 .collect();
             if !puts.is_empty() {
                 self.writing = true;
-                out.push(Action::Write { puts, removals: Vec::new() });
+                out.push(Action::Write {
+                    puts,
+                    removals: Vec::new(),
+                });
             }
         }
         out
     }
 
-    fn decide_login(&mut self, login: &LoginId, now: DateTime<Utc>, once: bool, out: &mut Vec<Action>) {
-        let Some(l) = self.logins.get(login) else { return };
-        let Some(token) = l.token().cloned() else { return };
+    fn decide_login(
+        &mut self,
+        login: &LoginId,
+        now: DateTime<Utc>,
+        once: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(l) = self.logins.get(login) else {
+            return;
+        };
+        let Some(token) = l.token().cloned() else {
+            return;
+        };
         let v = version(&token);
         if l.rejected == Some(v) {
             return;
@@ -808,13 +911,20 @@ impl Engine {
         // Refresh the token itself, ahead of the AWS CLI.
         let refreshable = !once
             && matches!(login, LoginId::Session(_))
-            && token.refresh.as_ref().is_some_and(|g| g.registration_expires_at > now)
+            && token
+                .refresh
+                .as_ref()
+                .is_some_and(|g| g.registration_expires_at > now)
             && l.refresh.refused != Some(v);
         if refreshable
             && !l.refresh.in_flight
             && now >= token.expires_at - TOKEN_REFRESH_LEAD
             && l.refresh.not_before.is_none_or(|t| t <= now)
-            && let Some(route_of) = self.profiles.values().find(|p| &p.target.profile.login == login).map(|p| p.target.clone())
+            && let Some(route_of) = self
+                .profiles
+                .values()
+                .find(|p| &p.target.profile.login == login)
+                .map(|p| p.target.clone())
         {
             if let Some(l) = self.logins.get_mut(login) {
                 l.refresh.in_flight = true;
@@ -826,12 +936,18 @@ impl Engine {
                 route_of,
             });
         }
-        let Some(l) = self.logins.get_mut(login) else { return };
+        let Some(l) = self.logins.get_mut(login) else {
+            return;
+        };
         if token.is_expired(now) {
             if !(refreshable || l.refresh.in_flight) || once {
                 let said = l.told_expired == Some(v);
                 l.told_expired = Some(v);
-                for p in self.profiles.values_mut().filter(|p| &p.target.profile.login == login) {
+                for p in self
+                    .profiles
+                    .values_mut()
+                    .filter(|p| &p.target.profile.login == login)
+                {
                     p.due = None;
                 }
                 if !said || once {
@@ -844,7 +960,9 @@ impl Engine {
             l.told_end = Some(v);
             let names = self.names_of(login);
             let why = match login {
-                LoginId::StartUrl(_) => "legacy logins (sso_start_url in the profile) cannot be renewed without a browser",
+                LoginId::StartUrl(_) => {
+                    "legacy logins (sso_start_url in the profile) cannot be renewed without a browser"
+                }
                 LoginId::Session(_) => "it has no usable refresh token",
             };
             out.push(Action::Log(
@@ -856,11 +974,17 @@ impl Engine {
                 ),
             ));
         }
-        let Some(l) = self.logins.get(login) else { return };
+        let Some(l) = self.logins.get(login) else {
+            return;
+        };
         if l.not_before.is_some_and(|t| t > now) {
             return;
         }
-        for p in self.profiles.values_mut().filter(|p| &p.target.profile.login == login) {
+        for p in self
+            .profiles
+            .values_mut()
+            .filter(|p| &p.target.profile.login == login)
+        {
             if p.in_flight || p.pending.is_some() || p.due.is_none_or(|d| d > now) {
                 continue;
             }
@@ -885,7 +1009,11 @@ impl Engine {
             times.push(token.expires_at - TOKEN_REFRESH_LEAD);
             times.extend(l.refresh.not_before);
             times.extend(l.not_before);
-            for p in self.profiles.values().filter(|p| &p.target.profile.login == login) {
+            for p in self
+                .profiles
+                .values()
+                .filter(|p| &p.target.profile.login == login)
+            {
                 times.extend(p.due);
             }
         }
@@ -896,7 +1024,12 @@ impl Engine {
 /// When credentials that expire at `expires` are renewed: `margin` before, less up to a tenth
 /// of the margin (at most [`MAX_JITTER`]) so profiles spread out; halfway for credentials that
 /// live less than the margin, and never sooner than [`MIN_RENEWAL_GAP`].
-pub fn renewal_time(now: DateTime<Utc>, expires: DateTime<Utc>, margin: TimeDelta, rng: &mut fastrand::Rng) -> DateTime<Utc> {
+pub fn renewal_time(
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+    margin: TimeDelta,
+    rng: &mut fastrand::Rng,
+) -> DateTime<Utc> {
     let jitter_cap = (margin / 10).min(MAX_JITTER).num_milliseconds().max(0);
     let jitter = TimeDelta::milliseconds(rng.i64(0..=jitter_cap));
     let at = expires - margin - jitter;

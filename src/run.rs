@@ -127,11 +127,7 @@ pub struct Wrote {
 /// that serialises ssofresh writers. The file is re-read just before the write and the edit
 /// redone if another program changed it meanwhile: that narrows, but cannot close, the window
 /// in which a program that takes no lock could lose a write.
-pub fn write_credentials(
-    path: &Path,
-    puts: &[Put],
-    removals: &[Removal],
-) -> Result<Wrote, Fatal> {
+pub fn write_credentials(path: &Path, puts: &[Put], removals: &[Removal]) -> Result<Wrote, Fatal> {
     let updates: Vec<Update<'_>> = puts
         .iter()
         .map(|p| Update {
@@ -247,7 +243,11 @@ pub fn spawn_fetches(
         return;
     }
     // One portal per batch: its stall breaker gives up on a hanging route for this batch only.
-    let portal = Arc::new(Portal::new(jobs.iter().map(|(t, _, _)| route_of(t)), endpoint, policy));
+    let portal = Arc::new(Portal::new(
+        jobs.iter().map(|(t, _, _)| route_of(t)),
+        endpoint,
+        policy,
+    ));
     for (target, token, version) in jobs {
         let portal = Arc::clone(&portal);
         let permits = Arc::clone(permits);
@@ -263,7 +263,9 @@ pub fn spawn_fetches(
                     &target.profile.role_name,
                     &token.access_token,
                     |attempt, error, delay| {
-                        warn!("{profile}: attempt {attempt} failed: {error}; retrying in {delay:.1?}");
+                        warn!(
+                            "{profile}: attempt {attempt} failed: {error}; retrying in {delay:.1?}"
+                        );
                     },
                 )
                 .await

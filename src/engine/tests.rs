@@ -94,7 +94,10 @@ fn started(once: bool) -> Engine {
     let now = t0();
     e.handle(Event::Config(Ok(config())), now);
     e.handle(login(corp(), token("tok", now + mins(480), true)), now);
-    e.handle(login(legacy(), token("old-tok", now + mins(480), false)), now);
+    e.handle(
+        login(legacy(), token("old-tok", now + mins(480), false)),
+        now,
+    );
     e
 }
 
@@ -239,7 +242,10 @@ fn unauthorized_waits_for_a_new_login() {
     let said = e.handle(err("dev", v, CallError::Unauthorized), now);
     let said = logs(&said);
     assert_eq!(said.len(), 1, "{said:?}");
-    assert!(said[0].contains("aws sso login --sso-session corp"), "{said:?}");
+    assert!(
+        said[0].contains("aws sso login --sso-session corp"),
+        "{said:?}"
+    );
     assert!(said[0].starts_with("dev, prod:"), "{said:?}");
     let again = e.handle(err("prod", v, CallError::Unauthorized), now);
     assert!(logs(&again).is_empty(), "said once: {again:?}");
@@ -248,10 +254,16 @@ fn unauthorized_waits_for_a_new_login() {
         assert!(!fetched(&a).contains(&"dev".to_owned()), "{m} min: {a:?}");
         assert!(!fetched(&a).contains(&"prod".to_owned()), "{m} min: {a:?}");
     }
-    let same = e.handle(login(corp(), token("tok", now + mins(480), true)), now + mins(5));
+    let same = e.handle(
+        login(corp(), token("tok", now + mins(480), true)),
+        now + mins(5),
+    );
     assert!(same.is_empty(), "the same file again changes nothing");
     assert!(fetched(&e.decide(now + mins(6))).iter().all(|n| n == "old"));
-    e.handle(login(corp(), token("tok-2", now + mins(490), true)), now + mins(7));
+    e.handle(
+        login(corp(), token("tok-2", now + mins(490), true)),
+        now + mins(7),
+    );
     assert_eq!(fetched(&e.decide(now + mins(7))), ["dev", "prod"]);
 }
 
@@ -273,7 +285,11 @@ fn no_access_is_retried_rarely() {
     e.handle(wrote("x"), now);
     assert!(fetched(&e.decide(now + mins(30))).is_empty());
     let a = e.decide(now + mins(61));
-    assert_eq!(fetched(&a), ["dev"]);
+    assert_eq!(
+        fetched(&a),
+        ["dev", "prod"],
+        "dev's hour is up; prod's renewal is due"
+    );
     let said = e.handle(err("dev", v, no()), now + mins(61));
     assert!(logs(&said).is_empty(), "the same problem is not said again");
 }
@@ -321,8 +337,26 @@ fn transient_failures_back_off_per_login() {
     e.handle(ok("dev", v, "AK-dev", now + mins(60)), now);
     e.decide(now);
     e.handle(wrote("y"), now);
-    let next = e.next_wake(now).expect("renewal");
-    assert!(next > now + mins(40), "back to the normal schedule: {next}");
+    assert!(
+        !fetched(&e.decide(now + mins(5))).contains(&"dev".to_owned()),
+        "dev is back on its normal schedule"
+    );
+    // The success reset the backoff: the next failure waits 5 s again, not 5 minutes.
+    let a = e.decide(now + mins(50));
+    let v = version_of(&a, "dev");
+    let said = e.handle(
+        err(
+            "dev",
+            v,
+            CallError::Throttled {
+                detail: "429".into(),
+            },
+        ),
+        now + mins(50),
+    );
+    assert!(logs(&said)[0].contains("throttling"), "{said:?}");
+    let retry = e.next_wake(now + mins(50)).expect("retry");
+    assert!(retry <= now + mins(50) + TimeDelta::seconds(7), "{retry}");
 }
 
 /// An sso-session login with a refresh token is refreshed 20 minutes before its access token
@@ -346,9 +380,15 @@ fn token_refresh_ahead_of_the_cli() {
         })
         .collect();
     assert_eq!(refreshes.len(), 1, "{a:?}");
-    assert_eq!(refreshes[0].0, corp(), "the legacy login is never refreshed");
+    assert_eq!(
+        refreshes[0].0,
+        corp(),
+        "the legacy login is never refreshed"
+    );
     assert!(
-        !e.decide(lead).iter().any(|a| matches!(a, Action::Refresh { .. })),
+        !e.decide(lead)
+            .iter()
+            .any(|a| matches!(a, Action::Refresh { .. })),
         "one refresh in flight at a time"
     );
     let new = token("tok-2", lead + mins(480), true);
@@ -363,7 +403,10 @@ fn token_refresh_ahead_of_the_cli() {
     assert!(logs(&said)[0].contains("refreshed the token of sso-session corp"));
     // The file now holds what ssofresh wrote: reading it back changes nothing.
     assert!(e.handle(login(corp(), new), lead).is_empty());
-    assert!(fetched(&e.decide(lead)).is_empty(), "own refresh: no renewal");
+    assert!(
+        fetched(&e.decide(lead)).is_empty(),
+        "own refresh: no renewal"
+    );
 }
 
 /// The legacy login's end is announced once per token, with the command to run then.
@@ -379,7 +422,11 @@ fn legacy_login_end_is_announced_once() {
     assert_eq!(said.len(), 1, "{a:?}");
     assert!(said[0].contains("aws sso login --profile old"), "{said:?}");
     assert!(said[0].contains("2026-11-23T17:00:00Z"), "{said:?}");
-    assert!(logs(&e.decide(now + mins(1))).iter().all(|l| !l.contains("ends at")));
+    assert!(
+        logs(&e.decide(now + mins(1)))
+            .iter()
+            .all(|l| !l.contains("ends at"))
+    );
 }
 
 /// A refused refresh (InvalidGrant, not fixed by another program) is not tried again for that
@@ -419,7 +466,10 @@ fn refresh_failures() {
     );
     let said = logs(&said);
     assert!(said[0].contains("ends at 2026-11-23T17:00:00Z"), "{said:?}");
-    assert!(said[0].contains("aws sso login --sso-session corp"), "{said:?}");
+    assert!(
+        said[0].contains("aws sso login --sso-session corp"),
+        "{said:?}"
+    );
     for m in [1, 5, 9] {
         assert!(refresh_version(&e.decide(retry + mins(m))).is_none(), "{m}");
     }
@@ -434,7 +484,10 @@ fn expired_login_is_reported_once() {
     e.handle(login(legacy(), token("old-tok", now - mins(1), false)), now);
     let a = e.decide(now);
     assert!(fetched(&a).is_empty());
-    let expired: Vec<_> = logs(&a).into_iter().filter(|l| l.contains("expired")).collect();
+    let expired: Vec<_> = logs(&a)
+        .into_iter()
+        .filter(|l| l.contains("expired"))
+        .collect();
     assert_eq!(expired.len(), 1, "{a:?}");
     assert!(expired[0].contains("aws sso login --profile old"));
     assert!(logs(&e.decide(now + mins(1))).is_empty());
@@ -467,7 +520,11 @@ fn logout_removes_what_was_written() {
         "AK-dev-1",
         "only what ssofresh wrote is removed"
     );
-    assert!(logs(&a).iter().any(|l| l.contains("signed out of sso-session corp")));
+    assert!(
+        logs(&a)
+            .iter()
+            .any(|l| l.contains("signed out of sso-session corp"))
+    );
     e.handle(wrote(""), now + mins(5));
     assert_eq!(fetched(&e.decide(now + mins(55))), ["old"]);
 }
@@ -480,14 +537,20 @@ fn other_writers_dropping_a_section() {
     let now = t0();
     written(&mut e, now);
     let ours = "[dev]\naws_access_key_id = AK-dev-1\n[prod]\naws_access_key_id = AK-prod-1\n[old]\naws_access_key_id = AK-old-1\n";
-    assert!(e.handle(Event::CredentialsFile(ours.into()), now).is_empty());
+    assert!(
+        e.handle(Event::CredentialsFile(ours.into()), now)
+            .is_empty()
+    );
     assert!(e.decide(now).is_empty());
     let theirs = "[other]\naws_access_key_id = X\n[prod]\naws_access_key_id = AK-prod-1\n[old]\naws_access_key_id = AK-old-1\n";
     let said = e.handle(Event::CredentialsFile(theirs.into()), now + mins(1));
     assert!(logs(&said)[0].contains("[dev]"), "{said:?}");
     let a = e.decide(now + mins(1));
     assert_eq!(writes(&a), [(vec!["dev".to_owned()], vec![])]);
-    assert!(fetched(&a).is_empty(), "put back from what is held, no call");
+    assert!(
+        fetched(&a).is_empty(),
+        "put back from what is held, no call"
+    );
 }
 
 /// A changed config: a new profile is fetched, a removed one is no longer renewed and its
@@ -503,14 +566,23 @@ fn config_reload() {
     let said = e.handle(Event::Config(Ok(next)), now + mins(1));
     let said = logs(&said);
     assert!(said.iter().any(|l| l.starts_with("ops: new")), "{said:?}");
-    assert!(said.iter().any(|l| l.starts_with("prod: no longer")), "{said:?}");
+    assert!(
+        said.iter().any(|l| l.starts_with("prod: no longer")),
+        "{said:?}"
+    );
     assert_eq!(fetched(&e.decide(now + mins(1))), ["ops"]);
     e.handle(ok("prod", v, "AK-late", now + mins(60)), now + mins(1));
     assert!(writes(&e.decide(now + mins(1))).is_empty(), "prod is gone");
     let a = e.decide(now + mins(51));
     assert_eq!(fetched(&a), ["dev", "old"], "ops is in flight, prod gone");
-    let broken = e.handle(Event::Config(Err("config: line 3: bad".into())), now + mins(52));
-    assert!(logs(&broken)[0].contains("keeping the profiles"), "{broken:?}");
+    let broken = e.handle(
+        Event::Config(Err("config: line 3: bad".into())),
+        now + mins(52),
+    );
+    assert!(
+        logs(&broken)[0].contains("keeping the profiles"),
+        "{broken:?}"
+    );
 }
 
 /// A token file caught half-written is "not yet": nothing reported for a while, read again
@@ -553,7 +625,10 @@ fn new_login_during_a_call() {
     e.handle(ok("dev", v, "AK-old-token", now + mins(60)), now);
     let a = e.decide(now);
     assert_eq!(fetched(&a), ["dev"]);
-    assert!(writes(&a).is_empty(), "the answer for the old token is dropped");
+    assert!(
+        writes(&a).is_empty(),
+        "the answer for the old token is dropped"
+    );
     assert_ne!(version_of(&a, "dev"), v);
 }
 
@@ -585,7 +660,11 @@ fn once_settles() {
     assert_eq!(writes(&a).len(), 1);
     e.handle(wrote("x"), now);
     assert!(e.settled());
-    let names: Vec<_> = e.outcomes().into_iter().map(|(n, o)| (n, o.is_written())).collect();
+    let names: Vec<_> = e
+        .outcomes()
+        .into_iter()
+        .map(|(n, o)| (n, o.is_written()))
+        .collect();
     assert_eq!(
         names,
         [
@@ -632,7 +711,13 @@ fn renewal_times() {
 #[test]
 fn backoff_table() {
     let mut rng = fastrand::Rng::with_seed(5);
-    for (failures, lo, hi) in [(1, 5, 6), (2, 10, 13), (3, 20, 25), (7, 300, 375), (40, 300, 375)] {
+    for (failures, lo, hi) in [
+        (1, 5, 7),
+        (2, 10, 13),
+        (3, 20, 25),
+        (7, 300, 375),
+        (40, 300, 375),
+    ] {
         for _ in 0..50 {
             let d = backoff(failures, &mut rng).num_milliseconds();
             assert!(d >= lo * 1000 && d <= hi * 1000, "{failures}: {d}");
