@@ -77,9 +77,8 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
         said_no_profiles: false,
     };
 
-    let profiles = run::load_profiles(&paths.config, paths.config_named);
     if once {
-        let profiles = profiles?;
+        let profiles = run::load_profiles(&paths.config, paths.config_named)?;
         if profiles.sso.is_empty() && profiles.problems.is_empty() && options.selectors.is_empty() {
             return Ok(Report {
                 no_sso_profiles: true,
