@@ -1,7 +1,9 @@
 //! Real clients that judge a credentials file: botocore (boto3, the AWS CLI) and the AWS SDK
 //! for JavaScript v2 (`AWS.SharedIniFileCredentials`, as used by Serverless Framework v3).
 //!
-//! Both scripts live in `tests/readers/` and print
+//! [`botocore_sso_token`] has botocore load an SSO token cache file.
+//!
+//! The scripts live in `tests/readers/`. The credentials readers print
 //! `{"<profile>": {"access_key", "secret_key", "token", "method"}}`, or `{"error": "…"}` when
 //! the reader fails (e.g. a duplicate section). A missing interpreter or module is a panic
 //! telling the user to run `bash scripts/test.sh`; these tests never skip silently.
@@ -59,6 +61,17 @@ pub fn botocore_raw_each(paths: &[PathBuf]) -> Vec<Value> {
         Value::Array(views) => views,
         other => panic!("botocore printed no list: {other}"),
     }
+}
+
+/// Loads the token of sso-session `session` (start URL `start_url`, SSO region `region`) from
+/// the SSO cache folder `cache_dir` with botocore's `SSOTokenProvider`, as the AWS CLI and
+/// boto3 do: `{"accessToken", "expiresAt"}` (ISO 8601), or `{"error": "…"}`.
+#[track_caller]
+pub fn botocore_sso_token(cache_dir: &Path, session: &str, start_url: &str, region: &str) -> Value {
+    let python = std::env::var_os("SSOFRESH_TEST_PYTHON").unwrap_or_else(|| "python3".into());
+    let mut cmd = Command::new(&python);
+    cmd.arg(readers_dir().join("botocore_sso_token.py"));
+    read_with(cmd, "botocore", cache_dir, &[session, start_url, region])
 }
 
 /// Reads `profiles` from the credentials file at `path` with the AWS SDK for JavaScript v2
