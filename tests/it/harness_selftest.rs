@@ -1,10 +1,12 @@
-//! The harness itself: token file names, the binary's environment, and the hard timeout.
+//! The harness itself: token file names, the binary's environment, the hard timeout, and the
+//! daemon runner (output as it comes, signals, waits that fail fast, no stray process).
 
 use std::process::Command;
+use std::thread;
 use std::time::Duration;
 
 use crate::common::{
-    Portal, TestHome, cache_file_name, run, run_with_timeout, ssofresh, token_json,
+    Daemon, Portal, TestHome, cache_file_name, run, run_with_timeout, ssofresh, token_json,
 };
 use chrono::{TimeZone, Utc};
 
@@ -86,4 +88,70 @@ fn run_kills_a_hung_process() {
     let mut cmd = Command::new("sleep");
     cmd.arg("30");
     run_with_timeout(cmd, Duration::from_millis(200));
+}
+
+/// A shell that traps SIGTERM: exits 0 saying "bye" on SIGTERM, 7 on SIGINT.
+fn trapping_shell() -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "trap 'echo bye >&2; exit 0' TERM; trap 'exit 7' INT; echo hello >&2; echo out; \
+         while :; do sleep 0.05; done",
+    ]);
+    cmd
+}
+
+/// The daemon runner shows output as it comes, and `stop` returns the status and all output
+/// after SIGTERM; `stop_with` sends the named signal.
+#[test]
+fn daemon_output_and_stop() {
+    let d = Daemon::spawn(trapping_shell());
+    d.wait_for("hello", Duration::from_secs(5), || {
+        d.log().contains("hello")
+    });
+    assert_eq!(d.exited(), None);
+    let out = d.stop();
+    assert_eq!(out.status, 0, "{out}");
+    assert_eq!(out.stderr, "hello\nbye\n");
+    assert_eq!(out.stdout, "out\n");
+    let d = Daemon::spawn(trapping_shell());
+    d.wait_for("hello", Duration::from_secs(5), || {
+        d.log().contains("hello")
+    });
+    assert_eq!(d.stop_with("INT").status, 7);
+}
+
+/// A wait fails at once, naming what it waited for, when the process has ended.
+#[test]
+#[should_panic(expected = "exited with status 3 while the test waited for Godot")]
+fn daemon_wait_fails_when_the_process_ends() {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exit 3"]);
+    let d = Daemon::spawn(cmd);
+    d.wait_for("Godot", Duration::from_secs(30), || false);
+}
+
+/// `stop` fails when the process had already ended: a daemon runs until signalled.
+#[test]
+#[should_panic(expected = "already exited with status 0")]
+fn daemon_stop_fails_if_it_already_ended() {
+    let d = Daemon::spawn(Command::new("true"));
+    thread::sleep(Duration::from_millis(300));
+    d.stop();
+}
+
+/// Dropping a running daemon kills it: no process outlives its test.
+#[test]
+fn daemon_drop_kills_the_process() {
+    let mut cmd = Command::new("sleep");
+    cmd.arg("30");
+    let d = Daemon::spawn(cmd);
+    let pid = d.pid().to_string();
+    drop(d);
+    let alive = Command::new("kill")
+        .args(["-0", &pid])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run kill");
+    assert!(!alive.success(), "process {pid} survived the drop");
 }

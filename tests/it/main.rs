@@ -1,6 +1,8 @@
 //! The integration tests, in one binary (one link, one build of the harness).
 //!
 //! - [`common`]: the harness: temporary HOME, the real binary, the local portal, real readers.
+//! - [`daemon`]: `ssofresh` as a daemon: logins landing, renewal, token refresh, faults,
+//!   logout, other writers, signals, one instance per credentials file.
 //! - [`once`]: `ssofresh --once` as users run it, judged by botocore and the JavaScript SDK v2.
 //! - [`network`]: HTTPS with a private CA, and proxies, through the real binary.
 //! - [`oidc_selftest`]: one token refresh through `ssofresh::oidc` against the local SSO OIDC,
@@ -12,6 +14,7 @@
 
 mod botocore_config;
 mod common;
+mod daemon;
 mod editor_botocore;
 mod harness_selftest;
 mod network;

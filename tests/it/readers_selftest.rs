@@ -1,7 +1,8 @@
 //! The real readers (botocore, the JavaScript SDK v2) work and tolerate the credentials-file
-//! format a human leaves behind: comments, CRLF line ends, several profiles.
+//! format a human leaves behind: comments, CRLF line ends, several profiles; botocore loads an
+//! SSO token cache file and refuses a broken one.
 
-use crate::common::{TestHome, botocore_read, js_v2_read};
+use crate::common::{TestHome, botocore_read, botocore_sso_token_fields, js_v2_read, token_json};
 use serde_json::json;
 
 const HAND_MADE: &str = "# written by hand\r\n\
@@ -93,4 +94,42 @@ fn readers_report_errors() {
         got["error"].is_string(),
         "JS v2 fails on a missing profile: {got}"
     );
+}
+
+/// botocore loads an sso-session token as the CLI writes it (with an unknown field), finds it
+/// by its SHA-1 name, reads every `expiresAt` form seen in practice, and refuses a file
+/// without `accessToken` or with an unreadable `expiresAt`.
+#[test]
+fn botocore_loads_an_sso_token_file() {
+    let home = TestHome::new();
+    let start_url = "https://d-1234567890.awsapps.com/start";
+    let load = || botocore_sso_token_fields(&home.cache_dir(), "corp", start_url, "us-east-1");
+    let mut token = token_json(
+        "tok-reader",
+        chrono::Utc::now() + chrono::Duration::hours(8),
+    );
+    token["extraField"] = json!(1);
+    for expires_at in [
+        "2099-01-02T03:04:05Z",
+        "2099-01-02T03:04:05.123456Z",
+        "2099-01-02T03:04:05UTC",
+    ] {
+        token["expiresAt"] = json!(expires_at);
+        home.write_token("corp", token.clone());
+        let loaded = load();
+        assert_eq!(loaded["accessToken"], json!("tok-reader"), "{loaded}");
+        assert!(
+            loaded["expiresAt"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("2099-01-02T03:04:05")),
+            "{loaded}"
+        );
+    }
+    token["expiresAt"] = json!("tomorrow-ish");
+    home.write_token("corp", token.clone());
+    assert!(load()["error"].is_string());
+    home.write_token("corp", json!({"expiresAt": "2099-01-02T03:04:05Z"}));
+    assert!(load()["error"].is_string());
+    let other = botocore_sso_token_fields(&home.cache_dir(), "other", start_url, "us-east-1");
+    assert!(other["error"].is_string(), "{other}");
 }

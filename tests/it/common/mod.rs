@@ -9,20 +9,27 @@
 //!   real wire protocol and records every request.
 //! - [`tls`]: a throw-away CA ([`TestPki`]), a TLS terminator in front of the portal
 //!   ([`TlsFront`]) and a forward proxy that records what it carries ([`ConnectProxy`]).
-//! - [`readers`]: real clients (botocore, the JavaScript SDK v2) that judge a credentials file
-//!   or a token cache file.
+//! - [`readers`]: real clients (botocore, the JavaScript SDK v2) that judge a credentials file,
+//!   and botocore judging an SSO token cache file.
+//! - [`daemon`]: [`Daemon`], the binary running as a daemon: its log as it comes, signals,
+//!   waits that fail with the log, and no process left behind.
 //!
 //! Each test binary uses only part of this module, hence the `dead_code` allowance.
 #![allow(dead_code, unused_imports)]
 
+pub mod daemon;
 pub mod home;
 pub mod portal;
 pub mod readers;
 pub mod run;
 pub mod tls;
 
+pub use daemon::Daemon;
 pub use home::{TestHome, cache_file_name, token_json};
 pub use portal::{Portal, Recorded, Reply};
-pub use readers::{botocore_raw, botocore_raw_each, botocore_read, botocore_sso_token, js_v2_read};
+pub use readers::{
+    botocore_raw, botocore_raw_each, botocore_read, botocore_sso_token, botocore_sso_token_fields,
+    js_v2_read,
+};
 pub use run::{Outcome, run, run_with_timeout, ssofresh};
 pub use tls::{ConnectProxy, ProxyRequest, TestPki, TlsFront};

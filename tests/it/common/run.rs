@@ -114,7 +114,8 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
     })
 }
 
-fn exit_code(status: std::process::ExitStatus) -> i32 {
+/// The exit code of `status`; `128 + signal` if a signal ended the process.
+pub(super) fn exit_code(status: std::process::ExitStatus) -> i32 {
     if let Some(code) = status.code() {
         return code;
     }
