@@ -818,6 +818,7 @@ impl Engine {
             return; // our own write coming back
         }
         let margin = self.settings.refresh_margin;
+        let with_region = self.settings.with_region;
         let mut names = Vec::new();
         for p in self.profiles.values_mut() {
             if p.in_flight || p.pending.is_some() {
@@ -829,11 +830,17 @@ impl Engine {
                 continue;
             }
             let Some(held) = &p.held else { continue };
-            let present = matches!(
-                credfile::section_key_id(text, &p.target.section),
-                credfile::SectionState::Holds { access_key_id: Some(ref id) } if *id == held.access_key_id
-            );
-            if present {
+            // The section is intact when writing it again would change nothing.
+            let update = credfile::Update {
+                section: &p.target.section,
+                credentials: held,
+                region: if with_region {
+                    p.target.profile.region.as_deref()
+                } else {
+                    None
+                },
+            };
+            if credfile::apply(text, &[update]).text == text {
                 continue;
             }
             names.push(format!("[{}]", p.target.section));

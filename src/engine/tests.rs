@@ -536,17 +536,44 @@ fn other_writers_dropping_a_section() {
     let mut e = started(false);
     let now = t0();
     written(&mut e, now);
-    let ours = "[dev]\naws_access_key_id = AK-dev-1\n[prod]\naws_access_key_id = AK-prod-1\n[old]\naws_access_key_id = AK-old-1\n";
+    let (dev, prod, old) = (
+        creds("AK-dev-1", now + mins(60)),
+        creds("AK-prod-1", now + mins(60)),
+        creds("AK-old-1", now + mins(60)),
+    );
+    let update = |section, credentials| credfile::Update {
+        section,
+        credentials,
+        region: None,
+    };
+    let ours = credfile::apply(
+        "# mine\n",
+        &[
+            update("dev", &dev),
+            update("prod", &prod),
+            update("old", &old),
+        ],
+    )
+    .text;
     assert!(
-        e.handle(Event::CredentialsFile(ours.into()), now)
+        e.handle(Event::CredentialsFile(ours.clone()), now)
             .is_empty()
     );
-    assert!(e.decide(now).is_empty());
-    let theirs = "[other]\naws_access_key_id = X\n[prod]\naws_access_key_id = AK-prod-1\n[old]\naws_access_key_id = AK-old-1\n";
-    let said = e.handle(Event::CredentialsFile(theirs.into()), now + mins(1));
-    assert!(logs(&said)[0].contains("[dev]"), "{said:?}");
+    assert!(e.decide(now).is_empty(), "the file as written is not work");
+    // Another program drops [dev] and changes [prod]'s session token.
+    let theirs = credfile::apply("[other]\naws_access_key_id = X\n", &[update("old", &old)]).text
+        + "[prod]\naws_access_key_id = AK-prod-1\naws_secret_access_key = secret-AK-prod-1\n\
+           aws_session_token = tampered\n";
+    let said = e.handle(Event::CredentialsFile(theirs), now + mins(1));
+    assert!(
+        logs(&said)[0].starts_with("[dev], [prod] changed"),
+        "{said:?}"
+    );
     let a = e.decide(now + mins(1));
-    assert_eq!(writes(&a), [(vec!["dev".to_owned()], vec![])]);
+    assert_eq!(
+        writes(&a),
+        [(vec!["dev".to_owned(), "prod".to_owned()], vec![])]
+    );
     assert!(
         fetched(&a).is_empty(),
         "put back from what is held, no call"
