@@ -1,4 +1,4 @@
-//! The command line: parsed raw by clap, then resolved into validated [`Options`].
+//! The command line: parsed raw by clap, then resolved into validated [`Options`](crate::run::Options).
 
 use std::path::PathBuf;
 use std::time::Duration;

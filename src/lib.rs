@@ -1,12 +1,16 @@
 //! ssofresh keeps `~/.aws/credentials` fresh from AWS IAM Identity Center (SSO) logins.
 //!
 //! # Layout
-//! A pass reads the config and the cached logins, decides, calls the portal, and writes the
-//! credentials file once. The decisions are pure functions; I/O stays in thin shells.
+//! One event loop owns the state: watcher hints, the timer, signals and finished calls arrive
+//! as one [`engine::Event`] enum; a pure engine decides, given the state and the wall-clock
+//! time, and the loop carries out its [`engine::Action`]s. `--once` is the same loop, stopped
+//! when every profile has an outcome. Decisions are pure functions; I/O stays in thin shells.
 //! - [`cli`]: the command line, parsed raw and resolved into validated values.
-//! - [`app`]: the program as run from the command line: options, the pass, the report.
-//! - [`run`]: one pass with its I/O: logins read once each, bounded concurrent calls, one write.
-//! - [`plan`]: the pure decisions of a pass: targets, usable tokens, outcomes and their messages.
+//! - [`app`]: the program as run from the command line: options, instance lock, signals, report.
+//! - [`daemon`]: the event loop: events in, actions out, capped sleeps on the wall clock.
+//! - [`engine`]: the pure decisions of the daemon: schedules, backoff, refresh, logout, put-back.
+//! - [`run`]: the loop's I/O: token files read, calls and refreshes spawned, the one write.
+//! - [`plan`]: which profiles go to which section, usable tokens, outcomes and their messages.
 //! - [`paths`]: the only module that knows where files are (HOME, `AWS_CONFIG_FILE`, …).
 //! - [`config`]: SSO profiles from `~/.aws/config` (legacy and `sso_session` forms), read as botocore does.
 //! - [`ini`]: a line-level reader of AWS's INI dialect, faithful to botocore's `configparser`.
