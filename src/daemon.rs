@@ -11,7 +11,7 @@
 //! files), and every [`RESCAN`] the config and credentials files, as a safety net for lost
 //! watcher events.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,8 @@ use tracing::{debug, error, info, warn};
 
 use crate::engine::{Action, Engine, Event, Level, Settings, WriteResult};
 use crate::fsio;
-use crate::run::{self, Fatal, MAX_CONCURRENT_CALLS, Options, Report};
+use crate::portal::Route;
+use crate::run::{self, Fatal, Options, Report};
 use crate::watch::{Hint, Watched, Watcher};
 
 /// The longest the loop sleeps before looking at the wall clock again.
@@ -71,7 +72,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
         options,
         engine: Engine::new(settings, fastrand::u64(..)),
         events: mpsc::unbounded_channel(),
-        permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS)),
+        permits: HashMap::new(),
         tightened_from: None,
         once,
         said_no_profiles: false,
@@ -199,7 +200,8 @@ struct Shell<'a> {
     options: &'a Options,
     engine: Engine,
     events: (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
-    permits: Arc<Semaphore>,
+    /// Calls in flight per route (region and CA bundle).
+    permits: HashMap<Route, Arc<Semaphore>>,
     tightened_from: Option<u32>,
     once: bool,
     said_no_profiles: bool,
@@ -280,7 +282,7 @@ impl Shell<'_> {
             fetches,
             &self.options.sso_endpoint,
             self.options.policy,
-            &self.permits,
+            &mut self.permits,
             &self.events.0,
         );
         Ok(())

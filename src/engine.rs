@@ -54,6 +54,9 @@ pub const NO_ACCESS_RETRY: TimeDelta = TimeDelta::hours(1);
 /// How often an unexpected failure is tried again.
 pub const FAILED_RETRY: TimeDelta = TimeDelta::minutes(15);
 
+/// How soon a write that failed (a credentials file that cannot be written) is tried again.
+pub const WRITE_RETRY: TimeDelta = TimeDelta::seconds(30);
+
 /// How long a half-written token file is given before it is reported as unusable.
 pub const NOT_YET_PATIENCE: TimeDelta = TimeDelta::seconds(5);
 
@@ -280,6 +283,9 @@ pub struct Engine {
     config_error: Option<String>,
     /// A write is in progress (between [`Action::Write`] and [`Event::Wrote`]).
     writing: bool,
+    /// After a failed write: when to try again, and what went wrong (said once).
+    write_retry: Option<DateTime<Utc>>,
+    write_error: Option<String>,
     rng: fastrand::Rng,
 }
 
@@ -297,6 +303,8 @@ impl Engine {
             config_loaded: false,
             config_error: None,
             writing: false,
+            write_retry: None,
+            write_error: None,
             rng: fastrand::Rng::with_seed(seed),
         }
     }
@@ -741,6 +749,8 @@ impl Engine {
         match result {
             WriteResult::Done { refused, text } => {
                 self.last_written = Some(text);
+                self.write_retry = None;
+                self.write_error = None;
                 for p in self.profiles.values_mut() {
                     let Some(creds) = p.pending.take() else {
                         continue;
@@ -785,30 +795,27 @@ impl Engine {
                 }
             }
             WriteResult::Failed(message) => {
+                // The credentials in hand stay pending: the write is tried again, not the calls.
+                let retry = now + WRITE_RETRY;
+                self.write_retry = Some(retry);
                 let mut names = Vec::new();
-                for p in self.profiles.values_mut() {
-                    if p.pending.take().is_some() {
-                        names.push(p.target.profile.name.clone());
-                        p.outcome = Some(Outcome::Failed {
-                            detail: message.clone(),
-                        });
-                        p.due = Some(now + BACKOFF_BASE * 6);
-                    }
+                for p in self.profiles.values_mut().filter(|p| p.pending.is_some()) {
+                    names.push(p.target.profile.name.clone());
+                    p.outcome = Some(Outcome::Failed {
+                        detail: message.clone(),
+                    });
                 }
-                if !once {
-                    let who = if names.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{}: ", names.join(", "))
-                    };
+                if self.write_error.as_ref() != Some(&message) && !once {
                     out.push(Action::Log(
                         Level::Error,
                         format!(
-                            "{who}{message}; trying again at {}",
-                            format_time(now + BACKOFF_BASE * 6)
+                            "{}: {message}; trying again at {} and whenever the file changes",
+                            names.join(", "),
+                            format_time(retry)
                         ),
                     ));
                 }
+                self.write_error = Some(message);
             }
         }
     }
@@ -817,6 +824,8 @@ impl Engine {
         if self.last_written.as_deref() == Some(text) || self.writing {
             return; // our own write coming back
         }
+        // Someone changed the file, perhaps fixing what made the last write fail.
+        self.write_retry = None;
         let margin = self.settings.refresh_margin;
         let with_region = self.settings.with_region;
         let mut names = Vec::new();
@@ -870,7 +879,7 @@ impl Engine {
         for login in logins {
             self.decide_login(&login, now, once, &mut out);
         }
-        if !self.writing {
+        if !self.writing && self.write_retry.is_none_or(|t| t <= now) {
             let puts: Vec<Put> = self
                 .order
                 .iter()
@@ -1006,7 +1015,7 @@ impl Engine {
 
     /// The next time something may be due, if any: the shell sleeps until then (capped).
     pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let mut times: Vec<DateTime<Utc>> = Vec::new();
+        let mut times: Vec<DateTime<Utc>> = self.write_retry.into_iter().collect();
         for (login, l) in &self.logins {
             if l.not_yet_since.is_some() {
                 times.push(now + NOT_YET_RETRY);

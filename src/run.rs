@@ -2,6 +2,7 @@
 //! portal (several calls at a time, each reporting back as an event), refreshing tokens, and
 //! writing the credentials file.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -230,13 +231,14 @@ pub fn route_of(target: &Target) -> Route {
 }
 
 /// Starts a GetRoleCredentials call for every job, at most [`MAX_CONCURRENT_CALLS`] in
-/// flight across the process (`permits`); each reports back on `events` as
-/// [`Event::Fetched`], also when its task dies.
+/// flight per route across the process (`permits`), so that a portal that hangs in one
+/// region holds up no call to another; each reports back on `events` as [`Event::Fetched`],
+/// also when its task dies.
 pub fn spawn_fetches(
     jobs: Vec<(Target, Token, u64)>,
     endpoint: &Endpoint,
     policy: CallPolicy,
-    permits: &Arc<Semaphore>,
+    permits: &mut HashMap<Route, Arc<Semaphore>>,
     events: &mpsc::UnboundedSender<Event>,
 ) {
     if jobs.is_empty() {
@@ -250,7 +252,11 @@ pub fn spawn_fetches(
     ));
     for (target, token, version) in jobs {
         let portal = Arc::clone(&portal);
-        let permits = Arc::clone(permits);
+        let permits = Arc::clone(
+            permits
+                .entry(route_of(&target))
+                .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS))),
+        );
         let name = target.profile.name.clone();
         let call = tokio::spawn(async move {
             let _permit = permits.acquire_owned().await;

@@ -751,3 +751,43 @@ fn backoff_table() {
         }
     }
 }
+
+/// A write that fails (say, a credentials file with a byte-order mark) is said once and tried
+/// again later or as soon as the file changes, with the credentials in hand: no new calls.
+#[test]
+fn failed_write_is_retried_without_calls() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    let v = version_of(&a, "dev");
+    e.handle(ok("dev", v, "AK-dev-1", now + mins(60)), now);
+    assert_eq!(writes(&e.decide(now)).len(), 1);
+    let failed = || Event::Wrote(WriteResult::Failed("credentials starts with a BOM".into()));
+    let said = e.handle(failed(), now);
+    assert_eq!(logs(&said).len(), 1, "{said:?}");
+    assert!(logs(&said)[0].starts_with("dev: credentials starts with a BOM"));
+    let a = e.decide(now + TimeDelta::seconds(10));
+    assert!(a.is_empty(), "not yet: {a:?}");
+    let retry = now + WRITE_RETRY;
+    assert!(e.next_wake(now).is_some_and(|w| w <= retry));
+    let a = e.decide(retry);
+    assert_eq!(writes(&a), [(vec!["dev".to_owned()], vec![])]);
+    assert!(
+        fetched(&a).is_empty(),
+        "the credentials in hand are written"
+    );
+    assert!(logs(&e.handle(failed(), retry)).is_empty(), "said once");
+    // The user fixes the file: written at once.
+    e.handle(
+        Event::CredentialsFile("# fixed\n".into()),
+        retry + TimeDelta::seconds(1),
+    );
+    let a = e.decide(retry + TimeDelta::seconds(1));
+    assert_eq!(writes(&a), [(vec!["dev".to_owned()], vec![])]);
+    e.handle(wrote("ok"), retry + TimeDelta::seconds(1));
+    assert!(
+        e.outcomes()
+            .iter()
+            .any(|(n, o)| n == "dev" && o.is_written())
+    );
+}
