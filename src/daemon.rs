@@ -210,8 +210,14 @@ struct Shell<'a> {
 impl Shell<'_> {
     /// Hands an event to the engine and carries out what it says at once.
     fn handle(&mut self, event: Event) -> Result<(), Fatal> {
+        let refreshed = matches!(event, Event::Refreshed { .. });
         let actions = self.engine.handle(event, Utc::now());
-        self.execute(actions)
+        self.execute(actions)?;
+        if refreshed && !self.once {
+            // Another program may have refreshed the token first: take its file now.
+            self.scan_logins()?;
+        }
+        Ok(())
     }
 
     /// Asks the engine what is due and does it.
