@@ -39,6 +39,9 @@ use crate::token::{Token, format_time};
 /// within 15 minutes of expiry, so ssofresh goes first and the two rarely race.
 pub const TOKEN_REFRESH_LEAD: TimeDelta = TimeDelta::minutes(20);
 
+/// The least time between two refreshes of a token by ssofresh (the AWS CLI waits 60 s too).
+pub const MIN_REFRESH_GAP: TimeDelta = TimeDelta::seconds(60);
+
 /// Credentials that live less than the margin are renewed halfway, but never sooner than this.
 pub const MIN_RENEWAL_GAP: TimeDelta = TimeDelta::seconds(5);
 
@@ -222,6 +225,8 @@ struct RefreshState {
     in_flight: bool,
     failures: u32,
     not_before: Option<DateTime<Utc>>,
+    /// When the token ssofresh itself got is refreshed next (see [`next_refresh`]).
+    next_at: Option<DateTime<Utc>>,
     /// The token version whose refresh was refused: not tried again.
     refused: Option<u64>,
 }
@@ -283,6 +288,8 @@ pub struct Engine {
     config_error: Option<String>,
     /// A write is in progress (between [`Action::Write`] and [`Event::Wrote`]).
     writing: bool,
+    /// Sections to take back (after a logout), kept until a write succeeds.
+    removals: Vec<Removal>,
     /// After a failed write: when to try again, and what went wrong (said once).
     write_retry: Option<DateTime<Utc>>,
     write_error: Option<String>,
@@ -303,6 +310,7 @@ impl Engine {
             config_loaded: false,
             config_error: None,
             writing: false,
+            removals: Vec::new(),
             write_retry: None,
             write_error: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -333,6 +341,7 @@ impl Engine {
     /// a `--once` pass.
     pub fn settled(&self) -> bool {
         !self.writing
+            && self.removals.is_empty()
             && self
                 .profiles
                 .values()
@@ -476,18 +485,24 @@ impl Engine {
         let before = state.seen.clone();
         match &seen {
             Seen::NotYet(reason) if !once => {
+                // Reported already: wait for the watcher or the periodic rescan, not a poll.
+                if before.as_ref() == Some(&Seen::Unusable(reason.clone())) {
+                    state.not_yet_since = None;
+                    return;
+                }
                 // Keep what was there; look again shortly, and give up waiting after a while.
                 let since = *state.not_yet_since.get_or_insert(now);
                 if now - since < NOT_YET_PATIENCE {
                     return;
                 }
-                let seen = Seen::Unusable(reason.clone());
-                if before.as_ref() != Some(&seen) {
-                    state.seen = Some(seen);
-                    self.set_login_outcome(&login, LoginProblem::Unusable(reason.clone()), out);
-                }
+                state.not_yet_since = None;
+                state.seen = Some(Seen::Unusable(reason.clone()));
+                self.set_login_outcome(&login, LoginProblem::Unusable(reason.clone()), out);
                 return;
             }
+            // While ssofresh refreshes the token, the file it is about to write may be read
+            // first; what the file holds is taken once the refresh has ended.
+            Seen::Token(_) if state.refresh.in_flight => return,
             _ => state.not_yet_since = None,
         }
         if before.as_ref() == Some(&seen) {
@@ -544,11 +559,7 @@ impl Engine {
                         Level::Info,
                         format!("signed out of {login}: removing {}", sections.join(", ")),
                     ));
-                    out.push(Action::Write {
-                        puts: Vec::new(),
-                        removals,
-                    });
-                    self.writing = true;
+                    self.removals.extend(removals);
                 }
                 self.set_login_outcome(&login, LoginProblem::Missing, out);
             }
@@ -616,6 +627,30 @@ impl Engine {
             return;
         }
         match result {
+            Ok(creds) if creds.expiration <= now + MIN_RENEWAL_GAP => {
+                // A clock far ahead of AWS's: calling again soon would get the same.
+                let outcome = Outcome::Failed {
+                    detail: format!(
+                        "the portal's credentials expire at {}, which this machine's clock says \
+                         is already past: check the clock (it reads {})",
+                        format_time(creds.expiration),
+                        format_time(now)
+                    ),
+                };
+                let next = now + FAILED_RETRY;
+                p.due = Some(next);
+                if p.outcome.as_ref() != Some(&outcome) && !once {
+                    out.push(Action::Log(
+                        Level::Warn,
+                        format!(
+                            "{name}: {}; trying again at {}",
+                            outcome.message(),
+                            format_time(next)
+                        ),
+                    ));
+                }
+                p.outcome = Some(outcome);
+            }
             Ok(creds) => {
                 if let Some(l) = self.logins.get_mut(&login) {
                     l.failures = 0;
@@ -636,13 +671,19 @@ impl Engine {
                 p.outcome = Some(outcome.clone());
                 let next = match error {
                     CallError::Throttled { .. } | CallError::Transient { .. } => {
-                        // Backoff is per login: its other profiles wait too.
+                        // Backoff is per login: its other profiles wait too. The profiles of
+                        // one round failing together count as one failure.
                         p.due = Some(now);
                         let l = self.logins.entry(login).or_insert_with(LoginState::new);
-                        l.failures += 1;
-                        let at = now + backoff(l.failures, &mut self.rng);
-                        l.not_before = Some(at);
-                        at
+                        match l.not_before {
+                            Some(at) if at > now => at,
+                            _ => {
+                                l.failures += 1;
+                                let at = now + backoff(l.failures, &mut self.rng);
+                                l.not_before = Some(at);
+                                at
+                            }
+                        }
                     }
                     CallError::NoAccess { .. } => now + NO_ACCESS_RETRY,
                     _ => now + FAILED_RETRY,
@@ -684,6 +725,7 @@ impl Engine {
             Refresh::Done(token) => {
                 l.refresh.failures = 0;
                 l.refresh.not_before = None;
+                l.refresh.next_at = Some(next_refresh(now, token.expires_at));
                 out.push(Action::Log(
                     Level::Info,
                     format!(
@@ -695,7 +737,9 @@ impl Engine {
                 l.seen = Some(Seen::Token(token));
                 l.rejected = None;
             }
-            Refresh::Changed => {}
+            // The shell reads the file again at once; should it still hold the old token,
+            // it is not tried again straight away.
+            Refresh::Changed => l.refresh.not_before = Some(now + BACKOFF_BASE),
             Refresh::Rejected(detail) => {
                 l.refresh.refused = Some(from);
                 let end = l
@@ -751,6 +795,7 @@ impl Engine {
                 self.last_written = Some(text);
                 self.write_retry = None;
                 self.write_error = None;
+                self.removals.clear();
                 for p in self.profiles.values_mut() {
                     let Some(creds) = p.pending.take() else {
                         continue;
@@ -896,11 +941,11 @@ impl Engine {
                     })
                 })
                 .collect();
-            if !puts.is_empty() {
+            if !puts.is_empty() || !self.removals.is_empty() {
                 self.writing = true;
                 out.push(Action::Write {
                     puts,
-                    removals: Vec::new(),
+                    removals: self.removals.clone(),
                 });
             }
         }
@@ -934,7 +979,10 @@ impl Engine {
             && l.refresh.refused != Some(v);
         if refreshable
             && !l.refresh.in_flight
-            && now >= token.expires_at - TOKEN_REFRESH_LEAD
+            && now
+                >= l.refresh
+                    .next_at
+                    .unwrap_or(token.expires_at - TOKEN_REFRESH_LEAD)
             && l.refresh.not_before.is_none_or(|t| t <= now)
             && let Some(route_of) = self
                 .profiles
@@ -1022,7 +1070,11 @@ impl Engine {
             }
             let Some(token) = l.token() else { continue };
             times.push(token.expires_at);
-            times.push(token.expires_at - TOKEN_REFRESH_LEAD);
+            times.push(
+                l.refresh
+                    .next_at
+                    .unwrap_or(token.expires_at - TOKEN_REFRESH_LEAD),
+            );
             times.extend(l.refresh.not_before);
             times.extend(l.not_before);
             for p in self
@@ -1054,6 +1106,14 @@ pub fn renewal_time(
     } else {
         now + ((expires - now) / 2).max(MIN_RENEWAL_GAP)
     }
+}
+
+/// When a token that ssofresh just got by refreshing is refreshed again:
+/// [`TOKEN_REFRESH_LEAD`] before it expires, but for a token that lives less than twice that
+/// (near the end of a session), halfway, and never within [`MIN_REFRESH_GAP`]: a short-lived
+/// token never turns into a loop of refreshes.
+pub fn next_refresh(now: DateTime<Utc>, expires: DateTime<Utc>) -> DateTime<Utc> {
+    (expires - TOKEN_REFRESH_LEAD).max(now + ((expires - now) / 2).max(MIN_REFRESH_GAP))
 }
 
 /// The delay after the `failures`-th transient failure in a row: [`BACKOFF_BASE`] doubled
