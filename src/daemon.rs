@@ -25,15 +25,16 @@ use crate::portal::Route;
 use crate::run::{self, Fatal, Options, Report};
 use crate::watch::{Hint, Watched, Watcher};
 
-/// The longest the loop sleeps before looking at the wall clock again.
-pub const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// The longest the loop sleeps before looking at the wall clock again: after a laptop wakes,
+/// whatever fell due while it slept is acted on within this time.
+pub const MAX_SLEEP: Duration = Duration::from_secs(10);
 
 /// How often the config and credentials files are re-read even without a watcher event.
 pub const RESCAN: Duration = Duration::from_secs(60);
 
 /// How long watcher hints are gathered before acting on them: the AWS CLI truncates and then
 /// writes a token file, and editors save in several steps.
-pub const DEBOUNCE: Duration = Duration::from_millis(100);
+pub const DEBOUNCE: Duration = Duration::from_millis(25);
 
 /// What the process is told from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +130,10 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
         paths.credentials.display()
     );
     let mut last_rescan = Instant::now();
+    // Hints gathered while the debounce runs, and when it ends. The loop keeps serving
+    // results and signals meanwhile.
+    let mut gathered: Vec<Hint> = Vec::new();
+    let mut debounce_until: Option<tokio::time::Instant> = None;
     loop {
         shell.step()?;
         let now = Utc::now();
@@ -146,11 +151,12 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                 }
             }
             Some(hint) = hints.recv() => {
-                tokio::time::sleep(DEBOUNCE).await;
-                let mut seen = vec![hint];
-                while let Ok(h) = hints.try_recv() {
-                    seen.push(h);
-                }
+                gathered.push(hint);
+                debounce_until.get_or_insert_with(|| tokio::time::Instant::now() + DEBOUNCE);
+            }
+            () = sleep_until(debounce_until), if debounce_until.is_some() => {
+                debounce_until = None;
+                let seen = std::mem::take(&mut gathered);
                 debug!(?seen, "watcher hints");
                 rearm(watcher.as_mut());
                 if seen.contains(&Hint::Config) {
@@ -183,6 +189,14 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                 shell.scan_logins()?;
             }
         }
+    }
+}
+
+/// Sleeps until `deadline` (never returns without one; the `select!` guard keeps it unpolled).
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

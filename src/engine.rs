@@ -242,6 +242,8 @@ struct LoginState {
     refresh: RefreshState,
     /// Since when the file has been half-written.
     not_yet_since: Option<DateTime<Utc>>,
+    /// The token ssofresh's own last refresh replaced: calls made with it still count.
+    replaced_by_refresh: Option<u64>,
     /// The token whose end was announced, to say it once per token.
     told_end: Option<u64>,
     /// The token whose expiry was reported, likewise.
@@ -257,6 +259,7 @@ impl LoginState {
             not_before: None,
             refresh: RefreshState::default(),
             not_yet_since: None,
+            replaced_by_refresh: None,
             told_end: None,
             told_expired: None,
         }
@@ -512,6 +515,7 @@ impl Engine {
         match seen {
             Seen::Token(_) => {
                 // A new token (a login, or a refresh by another program): start afresh.
+                state.replaced_by_refresh = None;
                 state.rejected = None;
                 state.failures = 0;
                 state.not_before = None;
@@ -620,8 +624,10 @@ impl Engine {
         };
         p.in_flight = false;
         let login = p.target.profile.login.clone();
-        let current = self.logins.get(&login).and_then(|l| l.token()).map(version);
-        if current != Some(token) {
+        let l = self.logins.get(&login);
+        let current = l.and_then(|l| l.token()).map(version);
+        let ours = l.is_some_and(|l| l.replaced_by_refresh == Some(token));
+        if current.is_none() || (current != Some(token) && !ours) {
             // Signed out meanwhile (drop the credentials), or a new token arrived: the
             // profile is still due and is called again with the new one.
             return;
@@ -726,6 +732,7 @@ impl Engine {
                 l.refresh.failures = 0;
                 l.refresh.not_before = None;
                 l.refresh.next_at = Some(next_refresh(now, token.expires_at));
+                l.replaced_by_refresh = Some(from);
                 out.push(Action::Log(
                     Level::Info,
                     format!(

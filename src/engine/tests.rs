@@ -507,6 +507,12 @@ fn logout_removes_what_was_written() {
         },
         now + mins(5),
     );
+    assert!(
+        logs(&a)
+            .iter()
+            .any(|l| l.contains("signed out of sso-session corp"))
+    );
+    let a = e.decide(now + mins(5));
     assert_eq!(
         writes(&a),
         [(vec![], vec!["dev".to_owned(), "prod".to_owned()])]
@@ -519,11 +525,6 @@ fn logout_removes_what_was_written() {
         removal.expect("removals")[0].access_key_id,
         "AK-dev-1",
         "only what ssofresh wrote is removed"
-    );
-    assert!(
-        logs(&a)
-            .iter()
-            .any(|l| l.contains("signed out of sso-session corp"))
     );
     e.handle(wrote(""), now + mins(5));
     assert_eq!(fetched(&e.decide(now + mins(55))), ["old"]);
@@ -790,4 +791,295 @@ fn failed_write_is_retried_without_calls() {
             .iter()
             .any(|(n, o)| n == "dev" && o.is_written())
     );
+}
+
+fn refreshes(a: &[Action]) -> usize {
+    a.iter()
+        .filter(|a| matches!(a, Action::Refresh { .. }))
+        .count()
+}
+
+/// Runs `e` like the shell does for `span`, answering every fetch at once with credentials
+/// that expire at `expiry(now)` and every write with `write`; returns (fetches, error logs).
+fn simulate(
+    e: &mut Engine,
+    from: DateTime<Utc>,
+    span: TimeDelta,
+    expiry: impl Fn(DateTime<Utc>) -> DateTime<Utc>,
+    write: impl Fn() -> WriteResult,
+) -> (usize, usize) {
+    let (mut fetches, mut errors, mut now) = (0, 0, from);
+    let mut n = 0;
+    while now < from + span {
+        let mut queue = e.decide(now);
+        while let Some(a) = queue.pop() {
+            match a {
+                Action::Fetch {
+                    target, version, ..
+                } => {
+                    fetches += 1;
+                    n += 1;
+                    let ev = ok(
+                        &target.profile.name,
+                        version,
+                        &format!("AK-{n}"),
+                        expiry(now),
+                    );
+                    queue.extend(e.handle(ev, now));
+                    queue.extend(e.decide(now));
+                }
+                Action::Write { .. } => queue.extend(e.handle(Event::Wrote(write()), now)),
+                Action::Log(Level::Error, _) => errors += 1,
+                _ => {}
+            }
+        }
+        now = e
+            .next_wake(now)
+            .unwrap_or(now + TimeDelta::seconds(30))
+            .min(now + TimeDelta::seconds(30));
+    }
+    (fetches, errors)
+}
+
+/// Regression (review 3): a write that keeps failing (a BOM, a read-only file) should retry the write with
+/// the credentials in hand and back off; instead every profile is fetched again every 30 s
+/// and an error is logged every 30 s.
+#[test]
+fn review_failing_write_refetches_every_30_seconds() {
+    let mut e = started(false);
+    let (fetches, errors) = simulate(
+        &mut e,
+        t0(),
+        mins(60),
+        |now| now + mins(60),
+        || WriteResult::Failed("~/.aws/credentials starts with a byte-order mark".into()),
+    );
+    assert!(
+        fetches <= 3 * 6,
+        "{fetches} GetRoleCredentials calls and {errors} error lines in an hour"
+    );
+}
+
+/// Regression (review 3): credentials that arrive already expired by the local clock (a clock ahead of
+/// AWS by more than their lifetime) are fetched again every 5 s, forever.
+#[test]
+fn review_expired_on_arrival_is_fetched_every_5_seconds() {
+    let mut e = started(false);
+    let (fetches, _) = simulate(
+        &mut e,
+        t0(),
+        mins(60),
+        |now| now - mins(60),
+        || wrote("x").clone_result(),
+    );
+    assert!(
+        fetches <= 3 * 12,
+        "{fetches} GetRoleCredentials calls in an hour"
+    );
+}
+
+impl Event {
+    fn clone_result(self) -> WriteResult {
+        match self {
+            Event::Wrote(r) => r,
+            _ => unreachable!(),
+        }
+    }
+}
+
+/// Regression (review 3): a token file that stays unparsable wakes the loop every 250 ms forever.
+#[test]
+fn review_unparsable_token_file_polls_forever() {
+    let mut e = Engine::new(settings(false), 1);
+    let now = t0();
+    e.handle(Event::Config(Ok(config())), now);
+    let half = || Event::Login {
+        login: corp(),
+        seen: Seen::NotYet("/c/x.json is not valid JSON".into()),
+    };
+    e.handle(half(), now);
+    e.handle(half(), now + NOT_YET_PATIENCE);
+    let later = now + mins(60);
+    e.handle(half(), later);
+    let wake = e.next_wake(later);
+    assert!(
+        wake.is_none_or(|w| w - later > TimeDelta::seconds(1)),
+        "still polling: next wake at {wake:?}"
+    );
+}
+
+/// Regression (review 3): a logout whose removal write fails never removes the sections: the removals are
+/// dropped with the held credentials.
+#[test]
+fn review_logout_removal_lost_when_the_write_fails() {
+    let mut e = started(false);
+    let now = t0();
+    written(&mut e, now);
+    let a = e.handle(
+        Event::Login {
+            login: corp(),
+            seen: Seen::Missing,
+        },
+        now,
+    );
+    assert!(logs(&a)[0].contains("signed out"), "{a:?}");
+    assert_eq!(writes(&e.decide(now)).len(), 1);
+    e.handle(Event::Wrote(WriteResult::Failed("busy".into())), now);
+    let mut retried = false;
+    for m in [1, 5, 30] {
+        retried |= writes(&e.decide(now + mins(m)))
+            .iter()
+            .any(|(_, r)| !r.is_empty());
+    }
+    assert!(retried, "the removal of [dev], [prod] is never tried again");
+}
+
+/// Regression (review 3): after `Refresh::Changed` the engine still holds the old token and decides the
+/// same refresh again at once; the shell loops (spawn, read, Changed, ...) until a scan.
+#[test]
+fn review_refresh_changed_is_retried_at_once() {
+    let mut e = started(false);
+    let now = t0() + mins(470);
+    let a = e.decide(now);
+    let v = a
+        .iter()
+        .find_map(|a| match a {
+            Action::Refresh { version, .. } => Some(*version),
+            _ => None,
+        })
+        .expect("refresh due");
+    e.handle(
+        Event::Refreshed {
+            login: corp(),
+            from: v,
+            result: Refresh::Changed,
+        },
+        now,
+    );
+    assert_eq!(
+        refreshes(&e.decide(now)),
+        0,
+        "refresh decided again at once"
+    );
+}
+
+/// Regression (review 3): a refreshed token that lives less than TOKEN_REFRESH_LEAD is refreshed again at once.
+#[test]
+fn review_short_refreshed_token_is_refreshed_again_at_once() {
+    let mut e = started(false);
+    let now = t0() + mins(470);
+    let a = e.decide(now);
+    let v = a
+        .iter()
+        .find_map(|a| match a {
+            Action::Refresh { version, .. } => Some(*version),
+            _ => None,
+        })
+        .expect("refresh due");
+    let new = token("tok-2", now + mins(15), true);
+    e.handle(
+        Event::Refreshed {
+            login: corp(),
+            from: v,
+            result: Refresh::Done(new),
+        },
+        now,
+    );
+    assert_eq!(
+        refreshes(&e.decide(now)),
+        0,
+        "CreateToken again, immediately"
+    );
+}
+
+/// Regression (review 3): our own refresh, read back before its `Refreshed` event arrives, renews every
+/// profile of the login (the order the shell's 100 ms debounce makes possible).
+#[test]
+fn review_own_refresh_seen_first_renews_profiles() {
+    let mut e = started(false);
+    let lead = t0() + mins(480) - TOKEN_REFRESH_LEAD;
+    written(&mut e, lead - mins(1));
+    let a = e.decide(lead);
+    assert!(fetched(&a).is_empty());
+    let v = a
+        .iter()
+        .find_map(|a| match a {
+            Action::Refresh { version, .. } => Some(*version),
+            _ => None,
+        })
+        .expect("refresh due");
+    let new = token("tok-2", lead + mins(480), true);
+    e.handle(login(corp(), new.clone()), lead);
+    e.handle(
+        Event::Refreshed {
+            login: corp(),
+            from: v,
+            result: Refresh::Done(new),
+        },
+        lead,
+    );
+    let f = fetched(&e.decide(lead));
+    assert!(f.is_empty(), "own refresh renewed {f:?}");
+}
+
+/// Regression (review 3): one failed round (every profile of a login answering 500 once) should back the
+/// login off by BACKOFF_BASE; each profile's failure counts as one more failure in a row, so
+/// a login with 8 profiles is at the 5-minute cap after a single blip, and each log line
+/// names a retry time that is not the real one.
+#[test]
+fn review_one_failed_round_backs_off_once() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    let v = version_of(&a, "dev");
+    let mut said = Vec::new();
+    for name in ["dev", "prod"] {
+        let ev = err(
+            name,
+            v,
+            CallError::Transient {
+                detail: "HTTP 500".into(),
+            },
+        );
+        said.extend(logs(&e.handle(ev, now)));
+    }
+    let retry = e
+        .logins
+        .get(&corp())
+        .and_then(|l| l.not_before)
+        .expect("backing off");
+    assert!(
+        retry - now <= TimeDelta::seconds(7),
+        "retry after {} for one failed round; said: {said:?}",
+        retry - now
+    );
+}
+
+/// Regression (bench): credentials fetched with the token that ssofresh's own refresh just
+/// replaced are still good: they are written, not thrown away and fetched again.
+#[test]
+fn answers_with_the_token_our_refresh_replaced_are_kept() {
+    let mut e = started(false);
+    let now = t0() + mins(470);
+    let a = e.decide(now);
+    let v = version_of(&a, "dev");
+    let from = a
+        .iter()
+        .find_map(|a| match a {
+            Action::Refresh { version, .. } => Some(*version),
+            _ => None,
+        })
+        .expect("a refresh is due");
+    e.handle(
+        Event::Refreshed {
+            login: corp(),
+            from,
+            result: Refresh::Done(token("tok-2", now + mins(480), true)),
+        },
+        now,
+    );
+    e.handle(ok("dev", v, "AK-dev", now + mins(60)), now);
+    let a = e.decide(now);
+    assert!(!fetched(&a).contains(&"dev".to_owned()), "{a:?}");
+    assert_eq!(writes(&a).len(), 1, "{a:?}");
 }

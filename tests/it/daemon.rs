@@ -987,3 +987,138 @@ fn secrets_never_reach_the_daemon_log() {
     );
     assert!(out.stderr.len() > 1000, "trace output was produced: {out}");
 }
+
+/// REVIEW: ssofresh's own token refresh must not loop back into work: the credentials in
+/// hand (an hour left) stay good, so no profile is renewed with the refreshed token.
+#[test]
+fn review_own_token_refresh_does_not_renew_profiles() {
+    let home = TestHome::new();
+    home.write_config(&dev_prod_config());
+    home.write_token("corp", token_json("tok-corp", in_minutes(10)));
+    let portal = Portal::start();
+    grant(&portal, "tok-corp", &[DEV, PROD], HOUR);
+    portal.add_refresh_token("refresh-tok-corp", "tok-corp");
+    // The refresh answers after the credentials from tok-corp are written.
+    portal.script_create_token([Reply::Ok.after(Duration::from_millis(1500))]);
+    let d = daemon(&home, &portal, &[]);
+    wait_written(&d, &home, &portal, &[DEV, PROD], Some("tok-corp"));
+    d.wait_for("the corp token refreshed", SOON, || {
+        !portal.refreshed().is_empty()
+    });
+    d.stays_up(Duration::from_secs(3));
+    let new = portal.refreshed().remove(0).access_token;
+    assert_eq!(
+        calls_with(&portal, &new),
+        0,
+        "own refresh renewed the profiles\n{}",
+        d.log()
+    );
+    finish(d, &portal, &["tok-corp"]);
+}
+
+/// REVIEW: a refreshed token that lives less than TOKEN_REFRESH_LEAD (20 min) — e.g. an
+/// access token capped by the end of the SSO session — must not be refreshed again at once.
+#[test]
+fn review_short_lived_refreshed_token_is_not_refreshed_in_a_loop() {
+    let home = TestHome::new();
+    home.write_config(&dev_prod_config());
+    home.write_token("corp", token_json("tok-corp", in_minutes(10)));
+    let portal = Portal::start();
+    grant(&portal, "tok-corp", &[DEV, PROD], HOUR);
+    portal.add_refresh_token("refresh-tok-corp", "tok-corp");
+    portal.set_refreshed_expires_in(600);
+    let d = daemon(&home, &portal, &[]);
+    d.wait_for("the corp token refreshed", SOON, || {
+        !portal.refreshed().is_empty()
+    });
+    d.stays_up(Duration::from_secs(3));
+    let n = portal.create_token_requests().len();
+    let log = d.log();
+    finish(d, &portal, &["tok-corp"]);
+    assert!(
+        n <= 2,
+        "{n} CreateToken calls in about 3 s\n{}",
+        &log[..log.len().min(3000)]
+    );
+}
+
+/// REVIEW: a credentials file that cannot be written (here: a byte-order mark) should make
+/// ssofresh say so and back off; instead it asks the portal again for every profile every 30 s.
+#[test]
+fn review_unwritable_credentials_file_is_not_a_call_loop() {
+    let (home, portal) = setup();
+    home.write_credentials("\u{feff}[personal]\naws_access_key_id = AKIAPERSONAL\n");
+    let d = daemon(&home, &portal, &[]);
+    d.wait_for("first calls", SOON, || {
+        portal.credential_requests().len() >= 3
+    });
+    d.stays_up(Duration::from_secs(65));
+    let calls = portal.credential_requests().len();
+    let log = d.log();
+    finish(d, &portal, &["tok-corp", "tok-legacy"]);
+    let errors = log
+        .lines()
+        .filter(|l| l.contains("byte-order mark"))
+        .count();
+    assert!(
+        calls <= 3,
+        "{calls} calls for 3 profiles in ~65 s, {errors} error lines\n{log}"
+    );
+}
+
+/// REVIEW: SIGTERM while CreateToken hangs ends the process within a second.
+#[test]
+fn review_sigterm_with_a_hanging_token_refresh() {
+    let home = TestHome::new();
+    home.write_config(&dev_prod_config());
+    home.write_token("corp", token_json("tok-corp", in_minutes(10)));
+    let portal = Portal::start();
+    grant(&portal, "tok-corp", &[DEV, PROD], HOUR);
+    portal.add_refresh_token("refresh-tok-corp", "tok-corp");
+    portal.script_create_token([Reply::Hang]);
+    let d = daemon(&home, &portal, &[]);
+    d.wait_for("refresh in flight", SOON, || {
+        !portal.create_token_requests().is_empty()
+    });
+    wait_written(&d, &home, &portal, &[DEV, PROD], Some("tok-corp"));
+    let out = finish(d, &portal, &["tok-corp"]);
+    assert!(out.elapsed < Duration::from_secs(1), "{:?}", out.elapsed);
+}
+
+/// REVIEW: a portal that hangs (eight profiles on login `a`) must not stall a profile on
+/// another login and region (`b`): here `b` waits for one of the eight call permits.
+#[test]
+fn review_hanging_portal_does_not_stall_another_login() {
+    let home = TestHome::new();
+    let mut config = String::new();
+    for i in 0..8 {
+        config.push_str(&format!(
+            "[profile a{i}]\nsso_session = a\nsso_account_id = 10000000000{i}\nsso_role_name = R\n\n"
+        ));
+    }
+    config.push_str(&format!(
+        "[profile b]\nsso_session = b\nsso_account_id = 999999999999\nsso_role_name = R\n\n\
+         [sso-session a]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n\n\
+         [sso-session b]\nsso_start_url = https://d-2.awsapps.com/start\nsso_region = eu-west-1\n"
+    ));
+    home.write_config(&config);
+    home.write_token("a", token_json("tok-a", in_minutes(480)));
+    home.write_token("b", token_json("tok-b", in_minutes(480)));
+    let portal = Portal::start();
+    for i in 0..8 {
+        portal.script(&format!("10000000000{i}"), "R", [Reply::Hang]);
+    }
+    portal.grant("tok-b", "999999999999", "R", HOUR);
+    let d = daemon(&home, &portal, &[]);
+    let start = std::time::Instant::now();
+    d.wait_for("b written", Duration::from_secs(30), || {
+        section(&credentials(&home), "b").is_some()
+    });
+    let waited = start.elapsed();
+    let log = d.log();
+    finish(d, &portal, &["tok-a", "tok-b"]);
+    assert!(
+        waited < Duration::from_secs(3),
+        "b written after {waited:?}\n{log}"
+    );
+}
