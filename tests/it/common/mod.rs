@@ -13,6 +13,7 @@
 //!   or a token cache file.
 //!
 //! Each test binary uses only part of this module, hence the `dead_code` allowance.
+//! `benches/once.rs` and `examples/demo.rs` include these files by path too.
 #![allow(dead_code, unused_imports)]
 
 pub mod home;
