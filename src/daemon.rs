@@ -246,6 +246,7 @@ impl Shell<'_> {
         while let Some(action) = queue.pop_front() {
             match action {
                 Action::Log(level, line) => match level {
+                    Level::Debug => debug!("{line}"),
                     Level::Info => info!("{line}"),
                     Level::Warn => warn!("{line}"),
                     Level::Error => error!("{line}"),

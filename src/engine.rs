@@ -192,6 +192,7 @@ pub struct Removal {
 /// How loud a log line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    Debug,
     Info,
     Warn,
     Error,
@@ -628,6 +629,10 @@ impl Engine {
         let current = l.and_then(|l| l.token()).map(version);
         let ours = l.is_some_and(|l| l.replaced_by_refresh == Some(token));
         if current.is_none() || (current != Some(token) && !ours) {
+            out.push(Action::Log(
+                Level::Debug,
+                format!("{name}: answer for a token no longer current dropped"),
+            ));
             // Signed out meanwhile (drop the credentials), or a new token arrived: the
             // profile is still due and is called again with the new one.
             return;
@@ -1060,6 +1065,10 @@ impl Engine {
                 continue;
             }
             p.in_flight = true;
+            out.push(Action::Log(
+                Level::Debug,
+                format!("{}: calling GetRoleCredentials", p.target.profile.name),
+            ));
             out.push(Action::Fetch {
                 target: p.target.clone(),
                 token: token.clone(),
