@@ -119,16 +119,16 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
             None
         }
     };
-    rearm(watcher.as_mut());
-    shell.reload_config()?;
-    shell.scan_logins()?;
-    shell.check_credentials()?;
     info!(
         "watching {} and {}; writing {}",
         paths.sso_cache.display(),
         paths.config.display(),
         paths.credentials.display()
     );
+    rearm(watcher.as_mut());
+    shell.reload_config()?;
+    shell.scan_logins()?;
+    shell.check_credentials()?;
     let mut last_rescan = Instant::now();
     // Hints gathered while the debounce runs, and when it ends. The loop keeps serving
     // results and signals meanwhile.
