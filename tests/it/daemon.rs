@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 use crate::common::portal::Issued;
 use crate::common::{
-    Daemon, Outcome, Portal, Reply, TestHome, botocore_raw, botocore_read,
-    botocore_sso_token_fields, run_with_timeout, ssofresh, token_json,
+    Daemon, Outcome, Portal, Reply, TestHome, botocore_raw, botocore_read, botocore_sso_token,
+    run_with_timeout, ssofresh, token_json,
 };
 
 const START_URL: &str = "https://d-1234567890.awsapps.com/start";
@@ -576,12 +576,8 @@ fn refreshes_the_sso_token_and_keeps_the_cache_file_readable() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert!(temp_files(&home.cache_dir()).is_empty());
 
-    let loaded = botocore_sso_token_fields(&home.cache_dir(), "corp", START_URL, "us-east-1");
-    assert_eq!(
-        loaded["accessToken"],
-        json!(refreshed.access_token),
-        "{loaded}"
-    );
+    let loaded = botocore_sso_token(&home.cache_dir(), "corp", START_URL, "us-east-1");
+    assert_eq!(loaded["token"], json!(refreshed.access_token), "{loaded}");
 
     // Renewed 10 s before the 20-second credentials from the old token expire.
     wait_written_within(

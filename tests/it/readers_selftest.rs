@@ -2,7 +2,7 @@
 //! format a human leaves behind: comments, CRLF line ends, several profiles; botocore loads an
 //! SSO token cache file and refuses a broken one.
 
-use crate::common::{TestHome, botocore_read, botocore_sso_token_fields, js_v2_read, token_json};
+use crate::common::{TestHome, botocore_read, botocore_sso_token, js_v2_read, token_json};
 use serde_json::json;
 
 const HAND_MADE: &str = "# written by hand\r\n\
@@ -103,7 +103,7 @@ fn readers_report_errors() {
 fn botocore_loads_an_sso_token_file() {
     let home = TestHome::new();
     let start_url = "https://d-1234567890.awsapps.com/start";
-    let load = || botocore_sso_token_fields(&home.cache_dir(), "corp", start_url, "us-east-1");
+    let load = || botocore_sso_token(&home.cache_dir(), "corp", start_url, "us-east-1");
     let mut token = token_json(
         "tok-reader",
         chrono::Utc::now() + chrono::Duration::hours(8),
@@ -117,9 +117,9 @@ fn botocore_loads_an_sso_token_file() {
         token["expiresAt"] = json!(expires_at);
         home.write_token("corp", token.clone());
         let loaded = load();
-        assert_eq!(loaded["accessToken"], json!("tok-reader"), "{loaded}");
+        assert_eq!(loaded["token"], json!("tok-reader"), "{loaded}");
         assert!(
-            loaded["expiresAt"]
+            loaded["cached"]["expiresAt"]
                 .as_str()
                 .is_some_and(|t| t.starts_with("2099-01-02T03:04:05")),
             "{loaded}"
@@ -130,6 +130,6 @@ fn botocore_loads_an_sso_token_file() {
     assert!(load()["error"].is_string());
     home.write_token("corp", json!({"expiresAt": "2099-01-02T03:04:05Z"}));
     assert!(load()["error"].is_string());
-    let other = botocore_sso_token_fields(&home.cache_dir(), "other", start_url, "us-east-1");
+    let other = botocore_sso_token(&home.cache_dir(), "other", start_url, "us-east-1");
     assert!(other["error"].is_string(), "{other}");
 }

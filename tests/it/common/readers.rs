@@ -126,19 +126,3 @@ fn read_with(mut cmd: Command, reader: &str, path: &Path, profiles: &[&str]) -> 
         ),
     }
 }
-
-/// Loads the token of sso-session `session` from the SSO cache folder `cache_dir` with
-/// botocore's `SSOTokenProvider`, as the AWS CLI and boto3 do, and prints
-/// `{"accessToken", "expiresAt"}` (ISO 8601), or `{"error": "…"}`.
-#[track_caller]
-pub fn botocore_sso_token_fields(
-    cache_dir: &Path,
-    session: &str,
-    start_url: &str,
-    region: &str,
-) -> Value {
-    let python = std::env::var_os("SSOFRESH_TEST_PYTHON").unwrap_or_else(|| "python3".into());
-    let mut cmd = Command::new(&python);
-    cmd.arg(readers_dir().join("botocore_sso_token.py"));
-    read_with(cmd, "botocore", cache_dir, &[session, start_url, region])
-}
