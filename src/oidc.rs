@@ -15,8 +15,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_ssooidc::config::retry::RetryConfig;
-use aws_sdk_ssooidc::config::{BehaviorVersion, Region};
 use aws_sdk_ssooidc::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssooidc::operation::create_token::CreateTokenError;
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
@@ -284,27 +282,8 @@ impl Oidc {
         policy: CallPolicy,
     ) -> Self {
         let timeouts = crate::portal::timeouts(&policy);
-        let mut clients = HashMap::new();
-        for route in routes {
-            if clients.contains_key(&route) {
-                continue;
-            }
-            let client = crate::portal::http_client(route.ca_bundle.as_deref())
-                .map(|http| {
-                    let mut conf = aws_sdk_ssooidc::config::Builder::new()
-                        .behavior_version(BehaviorVersion::latest())
-                        .region(Region::new(route.region.clone()))
-                        .retry_config(RetryConfig::disabled())
-                        .timeout_config(timeouts.clone())
-                        .http_client(http);
-                    if let Some(url) = &endpoint.0 {
-                        conf = conf.endpoint_url(url);
-                    }
-                    aws_sdk_ssooidc::Client::from_conf(conf.build())
-                })
-                .map_err(|e| e.to_string());
-            clients.insert(route, client);
-        }
+        let clients =
+            crate::portal::clients_per_route!(aws_sdk_ssooidc, routes, endpoint, timeouts);
         Self { clients, policy }
     }
 

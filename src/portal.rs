@@ -19,9 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use aws_sdk_sso::config::retry::RetryConfig;
 use aws_sdk_sso::config::timeout::TimeoutConfig;
-use aws_sdk_sso::config::{BehaviorVersion, Region};
 use aws_sdk_sso::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sso::operation::get_role_credentials::GetRoleCredentialsError;
 use aws_smithy_http_client::proxy::ProxyConfig;
@@ -286,6 +284,39 @@ impl Endpoint {
     }
 }
 
+/// One client of an AWS SDK crate (`aws_sdk_sso`, `aws_sdk_ssooidc`) per distinct route, all
+/// alike: the route's region and CA bundle, the shared HTTP client (proxies, TLS), the given
+/// timeouts, the endpoint override, and the SDK's own retries off (ssofresh decides retries).
+/// A route whose CA bundle cannot be used maps to the error every call on it returns. A macro
+/// because each crate's config builder is a type of its own.
+macro_rules! clients_per_route {
+    ($sdk:ident, $routes:expr, $endpoint:expr, $timeouts:expr) => {{
+        let mut clients = ::std::collections::HashMap::new();
+        for route in $routes {
+            if clients.contains_key(&route) {
+                continue;
+            }
+            let client = $crate::portal::http_client(route.ca_bundle.as_deref())
+                .map(|http| {
+                    let mut conf = $sdk::config::Builder::new()
+                        .behavior_version($sdk::config::BehaviorVersion::latest())
+                        .region($sdk::config::Region::new(route.region.clone()))
+                        .retry_config($sdk::config::retry::RetryConfig::disabled())
+                        .timeout_config($timeouts.clone())
+                        .http_client(http);
+                    if let Some(url) = &$endpoint.0 {
+                        conf = conf.endpoint_url(url);
+                    }
+                    $sdk::Client::from_conf(conf.build())
+                })
+                .map_err(|e| e.to_string());
+            clients.insert(route, client);
+        }
+        clients
+    }};
+}
+pub(crate) use clients_per_route;
+
 /// Portal clients, one per [`Route`], sharing one configuration.
 #[derive(Debug)]
 pub struct Portal {
@@ -315,27 +346,7 @@ impl Portal {
         policy: CallPolicy,
     ) -> Self {
         let timeouts = timeouts(&policy);
-        let mut clients = HashMap::new();
-        for route in routes {
-            if clients.contains_key(&route) {
-                continue;
-            }
-            let client = http_client(route.ca_bundle.as_deref())
-                .map(|http| {
-                    let mut conf = aws_sdk_sso::config::Builder::new()
-                        .behavior_version(BehaviorVersion::latest())
-                        .region(Region::new(route.region.clone()))
-                        .retry_config(RetryConfig::disabled())
-                        .timeout_config(timeouts.clone())
-                        .http_client(http);
-                    if let Some(url) = &endpoint.0 {
-                        conf = conf.endpoint_url(url);
-                    }
-                    aws_sdk_sso::Client::from_conf(conf.build())
-                })
-                .map_err(|e| e.to_string());
-            clients.insert(route, client);
-        }
+        let clients = clients_per_route!(aws_sdk_sso, routes, endpoint, timeouts);
         let stalls = clients
             .keys()
             .map(|r| (r.clone(), AtomicU32::new(0)))
