@@ -28,7 +28,7 @@ pub struct Args {
     pub profiles: Vec<String>,
 
     /// Renew this long before the credentials expire (e.g. 90s, 5m, 1h); used by the daemon.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_margin)]
     pub refresh_margin: Duration,
 
     /// Also write each profile's `region` from the config file into its section.
@@ -106,6 +106,21 @@ pub fn parse_timeout(raw: &str) -> Result<Duration, String> {
     Ok(timeout)
 }
 
+/// The longest `--refresh-margin` accepted: role credentials last at most 12 hours.
+pub const MAX_MARGIN: Duration = Duration::from_secs(12 * 3600);
+
+/// Parses `--refresh-margin`: a duration of at most [`MAX_MARGIN`] (credentials that live less
+/// than the margin are renewed halfway through their life).
+pub fn parse_margin(raw: &str) -> Result<Duration, String> {
+    let margin = parse_duration(raw)?;
+    if margin > MAX_MARGIN {
+        return Err(format!(
+            "{raw:?}: the refresh margin must be at most 12h, the longest role credentials live"
+        ));
+    }
+    Ok(margin)
+}
+
 /// Parses `90s`, `5m`, `1h`, `1h30m`, `250ms`, or a bare number of seconds.
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     let s = raw.trim();
@@ -171,6 +186,8 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert!(parse_timeout("0s").is_err());
+        assert_eq!(parse_margin("12h"), Ok(MAX_MARGIN));
+        assert!(parse_margin("10000000000000s").is_err());
         assert!(
             parse_timeout("18446744073709551615").is_err(),
             "no overflow later"

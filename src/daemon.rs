@@ -22,7 +22,7 @@ use tracing::{debug, error, info, warn};
 use crate::engine::{Action, Engine, Event, Level, Settings, WriteResult};
 use crate::fsio;
 use crate::portal::Route;
-use crate::run::{self, Fatal, Options, Report};
+use crate::run::{self, Fatal, Options, Report, TaskDone};
 use crate::watch::{Hint, Watched, Watcher};
 
 /// The longest the loop sleeps before looking at the wall clock again: after a laptop wakes,
@@ -94,10 +94,10 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
             if shell.engine.settled() {
                 return Ok(shell.report());
             }
-            let Some(event) = shell.events.1.recv().await else {
+            let Some(done) = shell.events.1.recv().await else {
                 return Ok(shell.report());
             };
-            shell.handle(event)?;
+            shell.task_done(done)?;
         }
     }
 
@@ -144,10 +144,10 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP);
         tokio::select! {
-            Some(event) = shell.events.1.recv() => {
-                shell.handle(event)?;
-                while let Ok(event) = shell.events.1.try_recv() {
-                    shell.handle(event)?;
+            Some(done) = shell.events.1.recv() => {
+                shell.task_done(done)?;
+                while let Ok(done) = shell.events.1.try_recv() {
+                    shell.task_done(done)?;
                 }
             }
             Some(hint) = hints.recv() => {
@@ -213,7 +213,11 @@ fn rearm(watcher: Option<&mut Watcher>) {
 struct Shell<'a> {
     options: &'a Options,
     engine: Engine,
-    events: (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
+    /// Where spawned calls and refreshes report back.
+    events: (
+        mpsc::UnboundedSender<TaskDone>,
+        mpsc::UnboundedReceiver<TaskDone>,
+    ),
     /// Calls in flight per route (region and CA bundle).
     permits: HashMap<Route, Arc<Semaphore>>,
     tightened_from: Option<u32>,
@@ -222,6 +226,29 @@ struct Shell<'a> {
 }
 
 impl Shell<'_> {
+    /// Takes in what a task reports: a refreshed token file is written here, on the loop, so
+    /// the engine learns of the new token before anything can read the file.
+    fn task_done(&mut self, done: TaskDone) -> Result<(), Fatal> {
+        match done {
+            TaskDone::Event(event) => self.handle(event),
+            TaskDone::Refresh {
+                login,
+                from,
+                result,
+            } => {
+                let result = match result {
+                    Ok(ready) => run::write_refreshed(&ready),
+                    Err(refresh) => refresh,
+                };
+                self.handle(Event::Refreshed {
+                    login,
+                    from,
+                    result,
+                })
+            }
+        }
+    }
+
     /// Hands an event to the engine and carries out what it says at once.
     fn handle(&mut self, event: Event) -> Result<(), Fatal> {
         let refreshed = matches!(event, Event::Refreshed { .. });

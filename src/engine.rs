@@ -60,6 +60,9 @@ pub const FAILED_RETRY: TimeDelta = TimeDelta::minutes(15);
 /// How soon a write that failed (a credentials file that cannot be written) is tried again.
 pub const WRITE_RETRY: TimeDelta = TimeDelta::seconds(30);
 
+/// How far the wall clock must step back to count as a step (and not as jitter between reads).
+pub const CLOCK_STEP: TimeDelta = TimeDelta::seconds(5);
+
 /// How long a half-written token file is given before it is reported as unusable.
 pub const NOT_YET_PATIENCE: TimeDelta = TimeDelta::seconds(5);
 
@@ -215,6 +218,9 @@ struct ProfileState {
     /// When to call again; `None` until there is something to call with.
     due: Option<DateTime<Utc>>,
     in_flight: bool,
+    /// The call in flight was made for the profile as it was before a config change: its
+    /// answer is dropped and the profile called again.
+    discard_answer: bool,
     /// Written this pass and waiting for [`Event::Wrote`].
     pending: Option<RoleCredentials>,
     /// What happened last, shown once when it changes.
@@ -243,6 +249,9 @@ struct LoginState {
     refresh: RefreshState,
     /// Since when the file has been half-written.
     not_yet_since: Option<DateTime<Utc>>,
+    /// Sections ssofresh wrote from this login, with the access key id written: what a
+    /// logout takes back, whether or not their profiles are still in the config.
+    written: BTreeMap<String, String>,
     /// The token ssofresh's own last refresh replaced: calls made with it still count.
     replaced_by_refresh: Option<u64>,
     /// The token whose end was announced, to say it once per token.
@@ -260,6 +269,7 @@ impl LoginState {
             not_before: None,
             refresh: RefreshState::default(),
             not_yet_since: None,
+            written: BTreeMap::new(),
             replaced_by_refresh: None,
             told_end: None,
             told_expired: None,
@@ -297,6 +307,8 @@ pub struct Engine {
     /// After a failed write: when to try again, and what went wrong (said once).
     write_retry: Option<DateTime<Utc>>,
     write_error: Option<String>,
+    /// The latest time seen, to notice the clock stepping back.
+    last_now: Option<DateTime<Utc>>,
     rng: fastrand::Rng,
 }
 
@@ -317,6 +329,7 @@ impl Engine {
             removals: Vec::new(),
             write_retry: None,
             write_error: None,
+            last_now: None,
             rng: fastrand::Rng::with_seed(seed),
         }
     }
@@ -368,9 +381,40 @@ impl Engine {
         out
     }
 
+    /// Notices the wall clock stepping back (NTP after a boot with a wrong clock, a manual
+    /// change). Everything scheduled moves back by the step: waits measured from the old time
+    /// would otherwise stretch by it (a 5-second backoff lasting hours). A renewal that follows
+    /// the credentials' expiry comes early by the step, which costs one call.
+    fn observe_clock(&mut self, now: DateTime<Utc>, out: &mut Vec<Action>) {
+        let step = self.last_now.map_or(TimeDelta::zero(), |last| last - now);
+        self.last_now = Some(now);
+        if step <= CLOCK_STEP {
+            return;
+        }
+        out.push(Action::Log(
+            Level::Info,
+            format!(
+                "the clock stepped back by {} s; moving what was scheduled back with it",
+                step.num_seconds()
+            ),
+        ));
+        let back = |t: &mut Option<DateTime<Utc>>| *t = t.map(|t| t - step);
+        back(&mut self.write_retry);
+        for l in self.logins.values_mut() {
+            back(&mut l.not_before);
+            back(&mut l.refresh.not_before);
+            back(&mut l.refresh.next_at);
+            back(&mut l.not_yet_since);
+        }
+        for p in self.profiles.values_mut() {
+            back(&mut p.due);
+        }
+    }
+
     /// Takes in what happened. Returns log lines and writes that must happen at once.
     pub fn handle(&mut self, event: Event, now: DateTime<Utc>) -> Vec<Action> {
         let mut out = Vec::new();
+        self.observe_clock(now, &mut out);
         match event {
             Event::Config(result) => self.on_config(result, now, &mut out),
             Event::Login { login, seen } => self.on_login(login, seen, now, &mut out),
@@ -445,13 +489,15 @@ impl Engine {
                         .entry(target.profile.login.clone())
                         .or_insert_with(LoginState::new);
                     let due = self.logins[&target.profile.login].token().map(|_| now);
+                    let busy = previous.is_some_and(|p| p.in_flight);
                     kept.insert(
                         name,
                         ProfileState {
                             target,
                             held: None,
                             due,
-                            in_flight: false,
+                            in_flight: busy,
+                            discard_answer: busy,
                             pending: None,
                             outcome: None,
                         },
@@ -477,7 +523,10 @@ impl Engine {
             .values()
             .map(|p| p.target.profile.login.clone())
             .collect();
-        self.logins.retain(|l, _| used.contains(l));
+        // A login no profile uses any more is still watched for a logout while ssofresh has
+        // sections of it in the file.
+        self.logins
+            .retain(|l, state| used.contains(l) || !state.written.is_empty());
         self.config_loaded = true;
     }
 
@@ -504,9 +553,6 @@ impl Engine {
                 self.set_login_outcome(&login, LoginProblem::Unusable(reason.clone()), out);
                 return;
             }
-            // While ssofresh refreshes the token, the file it is about to write may be read
-            // first; what the file holds is taken once the refresh has ended.
-            Seen::Token(_) if state.refresh.in_flight => return,
             _ => state.not_yet_since = None,
         }
         if before.as_ref() == Some(&seen) {
@@ -542,8 +588,6 @@ impl Engine {
                 }
             }
             Seen::Missing => {
-                let mut removals = Vec::new();
-                let mut sections = Vec::new();
                 for p in self
                     .profiles
                     .values_mut()
@@ -551,14 +595,17 @@ impl Engine {
                 {
                     p.due = None;
                     p.pending = None;
-                    if let Some(held) = p.held.take() {
-                        sections.push(format!("[{}]", p.target.section));
-                        removals.push(Removal {
-                            section: p.target.section.clone(),
-                            access_key_id: held.access_key_id,
-                        });
-                    }
+                    p.held = None;
                 }
+                let written = std::mem::take(&mut state.written);
+                let sections: Vec<String> = written.keys().map(|s| format!("[{s}]")).collect();
+                let removals: Vec<Removal> = written
+                    .into_iter()
+                    .map(|(section, access_key_id)| Removal {
+                        section,
+                        access_key_id,
+                    })
+                    .collect();
                 if !removals.is_empty() {
                     out.push(Action::Log(
                         Level::Info,
@@ -624,6 +671,9 @@ impl Engine {
             return; // removed from the config meanwhile
         };
         p.in_flight = false;
+        if std::mem::take(&mut p.discard_answer) {
+            return; // asked for the profile as it was before the config changed
+        }
         let login = p.target.profile.login.clone();
         let l = self.logins.get(&login);
         let current = l.and_then(|l| l.token()).map(version);
@@ -846,6 +896,15 @@ impl Engine {
                             ),
                         ));
                     }
+                    // Whichever login wrote the section last owns it for a logout.
+                    for (id, l) in self.logins.iter_mut() {
+                        if *id == p.target.profile.login {
+                            l.written
+                                .insert(section.clone(), creds.access_key_id.clone());
+                        } else {
+                            l.written.remove(&section);
+                        }
+                    }
                     p.outcome = Some(Outcome::Written { section, expires });
                     p.held = Some(creds);
                     p.due = Some(due);
@@ -931,6 +990,7 @@ impl Engine {
     /// Decides what to do now: calls to make, tokens to refresh, sections to write.
     pub fn decide(&mut self, now: DateTime<Utc>) -> Vec<Action> {
         let mut out = Vec::new();
+        self.observe_clock(now, &mut out);
         let once = self.settings.once;
         let logins: Vec<LoginId> = self.logins.keys().cloned().collect();
         for login in logins {
@@ -971,6 +1031,13 @@ impl Engine {
         once: bool,
         out: &mut Vec<Action>,
     ) {
+        if !self
+            .profiles
+            .values()
+            .any(|p| &p.target.profile.login == login)
+        {
+            return; // kept only to notice a logout
+        }
         let Some(l) = self.logins.get(login) else {
             return;
         };

@@ -40,8 +40,19 @@ pub struct Written {
     pub tightened_from: Option<u32>,
 }
 
-/// Reads a text file; a missing file reads as empty.
+/// Reads a text file; a missing file reads as empty. Anything but a regular file (after
+/// symlinks) is refused: reading a FIFO would block until someone writes to it.
 pub fn read_text(path: &Path) -> Result<Option<String>, FsError> {
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(FsError {
+                what: "refusing to read",
+                path: path.to_owned(),
+                error: io::Error::other("it is not a regular file"),
+            });
+        }
+        _ => {}
+    }
     match fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| FsError {
             what: "cannot use",
@@ -58,6 +69,18 @@ pub fn read_text(path: &Path) -> Result<Option<String>, FsError> {
 
 /// Replaces the file at `path` with `contents`, atomically.
 pub fn replace(path: &Path, contents: &[u8]) -> Result<Written, FsError> {
+    replace_if(path, contents, || true).map(|written| written.unwrap_or_default())
+}
+
+/// Like [`replace`], but only if `unchanged()` still holds once the new content is safely in
+/// the temp file, just before the rename: a change another program makes meanwhile can then
+/// only be lost in the instant between the check and the rename, never during the write and
+/// fsync. `None` when the check failed (the file is left as it is).
+pub fn replace_if(
+    path: &Path,
+    contents: &[u8],
+    unchanged: impl FnOnce() -> bool,
+) -> Result<Option<Written>, FsError> {
     let target = resolve_links(path)?;
     let (dir, name) = beside(&target);
     create_private_dir(&dir)?;
@@ -71,23 +94,27 @@ pub fn replace(path: &Path, contents: &[u8]) -> Result<Written, FsError> {
         std::process::id(),
         fastrand::u32(..)
     ));
-    let result = write_then_rename(&tmp, &target, &dir, contents);
-    if result.is_err() {
+    let result = write_then_rename(&tmp, &target, &dir, contents, unchanged);
+    if !matches!(result, Ok(true)) {
         let _ = fs::remove_file(&tmp);
     }
-    result?;
-    Ok(Written {
+    if !result? {
+        return Ok(None);
+    }
+    Ok(Some(Written {
         target,
         tightened_from: old_mode.filter(|m| m & 0o077 != 0),
-    })
+    }))
 }
 
+/// Writes and flushes the temp file, then renames it over `target` if `unchanged()` holds.
 fn write_then_rename(
     tmp: &Path,
     target: &Path,
     dir: &Path,
     contents: &[u8],
-) -> Result<(), FsError> {
+    unchanged: impl FnOnce() -> bool,
+) -> Result<bool, FsError> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -101,12 +128,15 @@ fn write_then_rename(
         .map_err(fs_err("cannot write", tmp))?;
     file.sync_all().map_err(fs_err("cannot flush", tmp))?;
     drop(file);
+    if !unchanged() {
+        return Ok(false);
+    }
     fs::rename(tmp, target).map_err(fs_err("cannot replace", target))?;
     // Make the rename itself durable.
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Runs `f` while holding an exclusive lock shared by every ssofresh process that writes the

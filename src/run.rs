@@ -239,7 +239,7 @@ pub fn spawn_fetches(
     endpoint: &Endpoint,
     policy: CallPolicy,
     permits: &mut HashMap<Route, Arc<Semaphore>>,
-    events: &mpsc::UnboundedSender<Event>,
+    events: &mpsc::UnboundedSender<TaskDone>,
 ) {
     if jobs.is_empty() {
         return;
@@ -284,18 +284,57 @@ pub fn spawn_fetches(
                         .to_owned(),
                 })
             });
-            let _ = events.send(Event::Fetched {
+            let _ = events.send(TaskDone::Event(Event::Fetched {
                 profile: name,
                 token: version,
                 result,
-            });
+            }));
         });
     }
 }
 
-/// Starts a token refresh: re-read the token file, call CreateToken, write the new token back
-/// the way the AWS CLI does; after `InvalidGrantException`, re-read once and report a change
-/// if another program refreshed it meanwhile. Reports back as [`Event::Refreshed`].
+/// What a task reports to the loop.
+#[derive(Debug)]
+pub enum TaskDone {
+    /// Something for the engine.
+    Event(Event),
+    /// A token refresh ended; if CreateToken answered, the new file content is ready and the
+    /// loop writes it (see [`write_refreshed`]).
+    Refresh {
+        login: LoginId,
+        from: u64,
+        result: Result<Ready, Refresh>,
+    },
+}
+
+/// A refreshed token file, ready to be written in place of `original`.
+#[derive(Debug)]
+pub struct Ready {
+    path: PathBuf,
+    original: Vec<u8>,
+    contents: Vec<u8>,
+}
+
+/// Writes a refreshed token file the way the AWS CLI does (atomically, 0600), unless the file
+/// changed since it was read (a login landed, another program refreshed): then nothing is
+/// written and the change is reported. Runs on the loop, so the engine knows the new token
+/// before anything can read the file.
+pub fn write_refreshed(ready: &Ready) -> Refresh {
+    let path = &ready.path;
+    match token::write_if_unchanged(path, &ready.contents, &ready.original) {
+        Ok(true) => match token::parse(&ready.contents) {
+            Ok(token) => Refresh::Done(token),
+            Err(problem) => Refresh::Failed(format!("{}: {problem}", path.display())),
+        },
+        Ok(false) => Refresh::Changed,
+        Err(e) => Refresh::Failed(e.to_string()),
+    }
+}
+
+/// Starts a token refresh: re-read the token file, call CreateToken and prepare the file's new
+/// content the way the AWS CLI writes it; after `InvalidGrantException`, re-read once and
+/// report a change if another program refreshed it meanwhile. Reports back as
+/// [`TaskDone::Refresh`].
 pub fn spawn_refresh(
     cache_dir: &Path,
     login: LoginId,
@@ -303,7 +342,7 @@ pub fn spawn_refresh(
     route: Route,
     endpoint: &Endpoint,
     policy: CallPolicy,
-    events: &mpsc::UnboundedSender<Event>,
+    events: &mpsc::UnboundedSender<TaskDone>,
 ) {
     let path = token::token_path(cache_dir, &login);
     let events = events.clone();
@@ -312,10 +351,13 @@ pub fn spawn_refresh(
     let call =
         tokio::spawn(async move { refresh(&path, version, &route, &endpoint, policy).await });
     tokio::spawn(async move {
-        let result = call.await.unwrap_or_else(|_| {
-            Refresh::Failed("internal error: the refresh stopped unexpectedly".to_owned())
-        });
-        let _ = events.send(Event::Refreshed {
+        let result = match call.await {
+            Ok(result) => result,
+            Err(_) => Err(Refresh::Failed(
+                "internal error: the refresh stopped unexpectedly".to_owned(),
+            )),
+        };
+        let _ = events.send(TaskDone::Refresh {
             login: task_login,
             from: version,
             result,
@@ -329,53 +371,44 @@ async fn refresh(
     route: &Route,
     endpoint: &Endpoint,
     policy: CallPolicy,
-) -> Refresh {
+) -> Result<Ready, Refresh> {
     // The file as it is now: another program may have refreshed it already.
-    let (bytes, token) = match read_token_bytes(path) {
-        Ok(read) => read,
-        Err(e) => return Refresh::Failed(e),
-    };
+    let (bytes, token) = read_token_bytes(path).map_err(Refresh::Failed)?;
     if engine::version(&token) != version {
-        return Refresh::Changed;
+        return Err(Refresh::Changed);
     }
     let Some(grant) = token.refresh.clone() else {
-        return Refresh::Rejected(format!("{} has no refresh token", path.display()));
+        return Err(Refresh::Rejected(format!(
+            "{} has no refresh token",
+            path.display()
+        )));
     };
     let oidc = Oidc::new([route.clone()], endpoint, policy);
     let new = match oidc.create_token(route, &grant, Utc::now()).await {
         Ok(new) => new,
         Err(RefreshError::InvalidGrant { detail }) => {
             // Perhaps the AWS CLI refreshed first and rotated the refresh token.
-            return match read_token_bytes(path) {
+            return Err(match read_token_bytes(path) {
                 Ok((_, now_token)) if engine::version(&now_token) != version => Refresh::Changed,
                 _ => Refresh::Rejected(detail),
-            };
+            });
         }
-        Err(RefreshError::InvalidClient { detail }) => return Refresh::Rejected(detail),
-        Err(e) if e.is_transient() => return Refresh::Transient(e.to_string()),
-        Err(e) => return Refresh::Failed(e.to_string()),
+        Err(RefreshError::InvalidClient { detail }) => return Err(Refresh::Rejected(detail)),
+        Err(e) if e.is_transient() => return Err(Refresh::Transient(e.to_string())),
+        Err(e) => return Err(Refresh::Failed(e.to_string())),
     };
-    let contents = match token::refreshed(
+    let contents = token::refreshed(
         &bytes,
         &new.access_token,
         new.expires_at,
         new.refresh_token.as_ref(),
-    ) {
-        Ok(c) => c,
-        Err(problem) => return Refresh::Failed(format!("{}: {problem}", path.display())),
-    };
-    // Last look before writing: never overwrite a login that landed during the call.
-    match read_token_bytes(path) {
-        Ok((now_bytes, _)) if now_bytes == bytes => {}
-        _ => return Refresh::Changed,
-    }
-    if let Err(e) = token::write(path, &contents) {
-        return Refresh::Failed(e.to_string());
-    }
-    match token::parse(&contents) {
-        Ok(token) => Refresh::Done(token),
-        Err(problem) => Refresh::Failed(format!("{}: {problem}", path.display())),
-    }
+    )
+    .map_err(|problem| Refresh::Failed(format!("{}: {problem}", path.display())))?;
+    Ok(Ready {
+        path: path.to_owned(),
+        original: bytes,
+        contents,
+    })
 }
 
 fn read_token_bytes(path: &Path) -> Result<(Vec<u8>, Token), String> {

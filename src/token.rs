@@ -313,6 +313,20 @@ pub fn write(path: &Path, contents: &[u8]) -> Result<fsio::Written, fsio::FsErro
     fsio::replace(path, contents)
 }
 
+/// Writes a refreshed token file like [`write`], but only if the file still holds `original`
+/// once the new content is flushed, just before the rename: a login that lands meanwhile is
+/// never overwritten. `false` when the file changed (nothing written).
+pub fn write_if_unchanged(
+    path: &Path,
+    contents: &[u8],
+    original: &[u8],
+) -> Result<bool, fsio::FsError> {
+    fsio::replace_if(path, contents, || {
+        std::fs::read(path).is_ok_and(|now| now == original)
+    })
+    .map(|written| written.is_some())
+}
+
 /// Formats a time the way every reader accepts: `2026-11-24T04:04:20Z`.
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
