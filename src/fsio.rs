@@ -46,9 +46,9 @@ pub fn read_text(path: &Path) -> Result<Option<String>, FsError> {
     match fs::metadata(path) {
         Ok(meta) if !meta.is_file() => {
             return Err(FsError {
-                what: "refusing to read",
+                what: "cannot read",
                 path: path.to_owned(),
-                error: io::Error::other("it is not a regular file"),
+                error: io::Error::other("it is not a regular file (a folder, a FIFO or a device)"),
             });
         }
         _ => {}

@@ -1198,14 +1198,17 @@ fn review4_refresh_write_back_overwrites_a_login_that_landed() {
     assert!(holds_new, "the new login was overwritten:\n{}", d.log());
 }
 
-/// Regression (review 4): a `--refresh-margin` that parses but reaches past chrono's date range (about
-/// 300,000 years) panics the daemon on its first write instead of being refused up front.
+/// Regression (review 4): a `--refresh-margin` beyond chrono's date range used to panic the
+/// daemon on its first write; it is refused up front (usage error, status 1) with the limit.
 #[test]
-fn review4_huge_refresh_margin_panics() {
+fn review4_huge_refresh_margin_is_refused() {
     let (home, portal) = setup();
-    let d = daemon(&home, &portal, &["--refresh-margin", "10000000000000s"]);
-    d.stays_up(Duration::from_secs(3));
-    finish(d, &portal, &["tok-corp", "tok-legacy"]);
+    let mut cmd = ssofresh(&home, &portal);
+    cmd.args(["--refresh-margin", "10000000000000s"]);
+    let out = run_with_timeout(cmd, Duration::from_secs(10));
+    out.assert_status(1);
+    assert!(out.stderr.contains("at most 12h"), "{out}");
+    assert!(portal.credential_requests().is_empty(), "{out}");
 }
 
 /// Regression (review 4): a credentials file that is a FIFO. `--once` refuses it (ensure_regular), but the
