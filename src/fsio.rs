@@ -197,7 +197,10 @@ pub fn hold_instance_lock(path: &Path) -> Result<InstanceLock, InstanceError> {
         .write(true)
         .mode(PRIVATE)
         .open(&lock_path)
-        .map_err(fs_err("cannot open the lock file", &lock_path))?;
+        .map_err(fs_err(
+            "cannot create the lock file (ssofresh must be able to write in the credentials file's folder; check its owner and permissions)",
+            &lock_path,
+        ))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {

@@ -20,7 +20,7 @@ use aws_sdk_ssooidc::operation::create_token::CreateTokenError;
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 
 use crate::portal::{CallPolicy, Endpoint, Route};
-use crate::secret::Secret;
+use crate::secret::{Secret, scrub};
 use crate::token::{RefreshGrant, format_time};
 
 /// A renewed login, as `CreateToken` returned it.
@@ -140,30 +140,6 @@ pub fn code_from_oauth_error(error: &str) -> Option<&'static str> {
     })
 }
 
-/// The most of a service's `error_description` that is shown.
-const MAX_DESCRIPTION: usize = 200;
-
-/// A service-provided text made fit for a log line: control characters replaced, cut to
-/// [`MAX_DESCRIPTION`] characters, and any of `secrets` blanked out.
-fn scrub(text: &str, secrets: &[&Secret]) -> String {
-    let mut text = text.to_owned();
-    for secret in secrets {
-        let value = secret.expose();
-        if !value.is_empty() {
-            text = text.replace(value, "** redacted **");
-        }
-    }
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_DESCRIPTION)
-        .collect();
-    if text.chars().count() > MAX_DESCRIPTION {
-        out.push('…');
-    }
-    out
-}
-
 /// The `error_description` of a modelled error.
 fn error_description(err: &CreateTokenError) -> Option<&str> {
     use CreateTokenError as E;
@@ -209,12 +185,13 @@ fn classify_sdk(
             let (oauth_error, oauth_description) = oauth_body(service.raw().body().bytes());
             let code = e
                 .code()
-                .or_else(|| oauth_error.as_deref().and_then(code_from_oauth_error));
+                .or_else(|| oauth_error.as_deref().and_then(code_from_oauth_error))
+                .map(|c| scrub(c, secrets));
             let description = error_description(e)
                 .or(oauth_description.as_deref())
                 .or(e.message())
                 .map(|d| scrub(d, secrets));
-            classify(Some(status), code, description.as_deref())
+            classify(Some(status), code.as_deref(), description.as_deref())
         }
         SdkError::TimeoutError(_) => RefreshError::Transient {
             detail: NO_ANSWER.to_owned(),
@@ -475,7 +452,10 @@ mod tests {
         );
         assert_eq!(shown, "bad token ** redacted ** for client ** redacted **");
         let long = "x".repeat(1000);
-        assert_eq!(scrub(&long, &[]).chars().count(), MAX_DESCRIPTION + 1);
+        assert_eq!(
+            scrub(&long, &[]).chars().count(),
+            crate::secret::MAX_SHOWN + 1
+        );
         assert_eq!(scrub("fine", &[&Secret::new("")]), "fine");
     }
 

@@ -28,7 +28,7 @@ use aws_smithy_http_client::{Builder as HttpBuilder, Connector};
 use chrono::{DateTime, Utc};
 
 use crate::credfile::RoleCredentials;
-use crate::secret::Secret;
+use crate::secret::{Secret, scrub};
 
 /// Why a GetRoleCredentials call failed, in the classes that drive what happens next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -173,12 +173,16 @@ pub fn untrusted_certificate(chain: &str) -> Option<&str> {
 fn classify_sdk(
     err: SdkError<GetRoleCredentialsError, aws_sdk_sso::config::http::HttpResponse>,
     region: &str,
+    token: &Secret,
 ) -> CallError {
     match &err {
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let e = service.err();
-            classify(Some(status), e.code(), e.message())
+            // The portal's own words, with the bearer token blanked should it echo it.
+            let code = e.code().map(|c| scrub(c, &[token]));
+            let message = e.message().map(|m| scrub(m, &[token]));
+            classify(Some(status), code.as_deref(), message.as_deref())
         }
         SdkError::TimeoutError(_) => CallError::Transient {
             detail: NO_ANSWER.to_owned(),
@@ -432,7 +436,7 @@ impl Portal {
                     detail: NO_ANSWER.to_owned(),
                 });
             }
-            Ok(result) => result.map_err(|e| classify_sdk(e, region))?,
+            Ok(result) => result.map_err(|e| classify_sdk(e, region, token))?,
         };
         let creds = output.role_credentials().ok_or_else(|| CallError::Failed {
             detail: "the answer has no roleCredentials".to_owned(),
@@ -646,6 +650,7 @@ mod tests {
         let e = classify_sdk(
             dispatch("invalid peer certificate: UnknownIssuer"),
             "eu-west-1",
+            &Secret::new("t"),
         );
         assert!(!e.is_transient(), "{e:?}");
         let CallError::Failed { detail } = e else {
@@ -659,7 +664,11 @@ mod tests {
         ] {
             assert!(detail.contains(part), "{part} in {detail}");
         }
-        let e = classify_sdk(dispatch("Connection refused (os error 111)"), "eu-west-1");
+        let e = classify_sdk(
+            dispatch("Connection refused (os error 111)"),
+            "eu-west-1",
+            &Secret::new("t"),
+        );
         assert!(e.is_transient(), "{e:?}");
     }
 

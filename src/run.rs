@@ -19,6 +19,7 @@ use crate::oidc::{Oidc, RefreshError};
 use crate::paths::Paths;
 use crate::plan::{self, Outcome, Target};
 use crate::portal::{CallError, CallPolicy, Endpoint, Portal, Route};
+use crate::secret::scrub;
 use crate::token::{self, Problem, Token, TokenError};
 
 /// How many GetRoleCredentials calls may be in flight at once.
@@ -384,18 +385,23 @@ async fn refresh(
         )));
     };
     let oidc = Oidc::new([route.clone()], endpoint, policy);
+    // OIDC's answers already have the refresh token and client secret blanked; the access
+    // token too, should the service echo it.
+    let hide = |text: String| scrub(&text, &[&token.access_token]);
     let new = match oidc.create_token(route, &grant, Utc::now()).await {
         Ok(new) => new,
         Err(RefreshError::InvalidGrant { detail }) => {
             // Perhaps the AWS CLI refreshed first and rotated the refresh token.
             return Err(match read_token_bytes(path) {
                 Ok((_, now_token)) if engine::version(&now_token) != version => Refresh::Changed,
-                _ => Refresh::Rejected(detail),
+                _ => Refresh::Rejected(hide(detail)),
             });
         }
-        Err(RefreshError::InvalidClient { detail }) => return Err(Refresh::Rejected(detail)),
-        Err(e) if e.is_transient() => return Err(Refresh::Transient(e.to_string())),
-        Err(e) => return Err(Refresh::Failed(e.to_string())),
+        Err(RefreshError::InvalidClient { detail }) => {
+            return Err(Refresh::Rejected(hide(detail)));
+        }
+        Err(e) if e.is_transient() => return Err(Refresh::Transient(hide(e.to_string()))),
+        Err(e) => return Err(Refresh::Failed(hide(e.to_string()))),
     };
     let contents = token::refreshed(
         &bytes,

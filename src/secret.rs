@@ -49,6 +49,30 @@ impl From<&str> for Secret {
     }
 }
 
+/// The most of a text from a service (an error message or description) that is shown.
+pub const MAX_SHOWN: usize = 200;
+
+/// A service-provided text made fit for a log line: control characters replaced, cut to
+/// [`MAX_SHOWN`] characters, and any of `secrets` blanked out.
+pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        let value = secret.expose();
+        if !value.is_empty() {
+            text = text.replace(value, "** redacted **");
+        }
+    }
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_SHOWN)
+        .collect();
+    if text.chars().count() > MAX_SHOWN {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

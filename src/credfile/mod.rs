@@ -513,6 +513,7 @@ fn remove_one(text: &str, removal: &Removal<'_>) -> Result<Option<String>, Refus
             return Err(Refusal::DuplicateSection(numbers));
         }
     };
+    let span = span.start..own_end(&lines, span);
     let body = span.start + 1..span.end;
     let removed_key =
         |l: &Line<'_>| key_of(l).and_then(|(k, _)| REMOVED_KEYS.iter().copied().find(|r| *r == k));
@@ -547,6 +548,28 @@ fn remove_one(text: &str, removal: &Removal<'_>) -> Result<Option<String>, Refus
         .map(|(l, _)| (l.text.to_owned(), l.eol.to_owned()))
         .collect();
     Ok(Some(join(kept, text, eol)))
+}
+
+/// Where a section's own lines end: comments after its last blank line that run straight into
+/// the next header introduce that header (`\n# work accounts\n[tail]`), so they are not the
+/// section's and do not keep its header from going.
+fn own_end(lines: &[Line<'_>], span: std::ops::Range<usize>) -> usize {
+    if span.end >= lines.len() {
+        return span.end;
+    }
+    let comments_from = (span.start + 1..span.end)
+        .rev()
+        .take_while(|&i| matches!(lines[i].kind, Kind::Comment))
+        .last()
+        .unwrap_or(span.end);
+    if comments_from < span.end
+        && comments_from > span.start + 1
+        && matches!(lines[comments_from - 1].kind, Kind::Blank)
+    {
+        comments_from
+    } else {
+        span.end
+    }
 }
 
 /// Drops the header and the blank body of an emptied section, with the blank lines that

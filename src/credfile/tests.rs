@@ -924,3 +924,33 @@ fn remove_over_many_inputs() {
     }
     assert!(removed > 500, "the generator exercised removals: {removed}");
 }
+
+/// Regression (review 5): a comment the user added (with a new section) after ssofresh's last
+/// section introduces that new section: a logout removes `[dev]` whole, the comment stays.
+#[test]
+fn review5_logout_leaves_empty_header_before_user_comment() {
+    let c = creds(1);
+    let put = apply(
+        "[a]\nx = 1\n",
+        &[Update {
+            section: "dev",
+            credentials: &c,
+            region: None,
+        }],
+    );
+    let edited = format!(
+        "{}\n# added by hand later\n[tail]\nregion = eu-west-1\n",
+        put.text
+    );
+    let back = remove(
+        &edited,
+        &[Removal {
+            section: "dev",
+            access_key_id: "ASIA1",
+        }],
+    );
+    assert_eq!(
+        back.text,
+        "[a]\nx = 1\n\n# added by hand later\n[tail]\nregion = eu-west-1\n"
+    );
+}

@@ -22,4 +22,5 @@ mod oidc_selftest;
 mod once;
 mod portal_selftest;
 mod readers_selftest;
+mod secrets_echoed;
 mod service_files;
