@@ -18,7 +18,25 @@ fn main() -> ExitCode {
             };
         }
     };
-    let timestamps = !args.once && std::env::var_os("JOURNAL_STREAM").is_none();
+    let timestamps = !args.once && !stderr_is_journal();
     ssofresh::logging::init(args.verbose, args.quiet, timestamps);
     ssofresh::app::main(args)
+}
+
+/// Whether stderr goes to the systemd journal, which timestamps lines itself: systemd sets
+/// `JOURNAL_STREAM` to the device and inode of the stream it connected, and a program started
+/// from a service (whose stderr is elsewhere) inherits the variable, so both must match.
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(value) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = value.to_str().and_then(|v| v.split_once(':')) else {
+        return false;
+    };
+    match std::fs::metadata("/dev/stderr") {
+        Ok(meta) => dev.parse() == Ok(meta.dev()) && ino.parse() == Ok(meta.ino()),
+        // No way to tell: trust the variable.
+        Err(_) => true,
+    }
 }
