@@ -1226,3 +1226,55 @@ fn review4_fifo_credentials_file_blocks_the_loop() {
     d.stays_up(SETTLE);
     finish(d, &portal, &["tok-corp", "tok-legacy"]);
 }
+
+/// Under systemd the journal timestamps each line, so ssofresh leaves its own out, but only
+/// when `JOURNAL_STREAM` names the very stream its stderr is: a program started from a
+/// service inherits the variable with its stderr elsewhere, and keeps its timestamps.
+#[test]
+fn no_timestamps_when_stderr_is_the_journal() {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let log_with = |journal: Option<&str>| -> String {
+        let (home, portal) = setup();
+        let (mut reader, writer) = std::io::pipe().expect("a pipe");
+        let meta = fs::File::from(std::os::fd::OwnedFd::from(
+            writer.try_clone().expect("clone the pipe's end"),
+        ))
+        .metadata()
+        .expect("stat the pipe");
+        let stream =
+            journal.map_or_else(|| format!("{}:{}", meta.dev(), meta.ino()), str::to_owned);
+        let mut cmd = ssofresh(&home, &portal);
+        cmd.env("JOURNAL_STREAM", &stream)
+            .stdout(std::process::Stdio::null())
+            .stderr(writer);
+        let mut child = cmd.spawn().expect("spawn ssofresh");
+        drop(cmd); // its copy of the pipe's writing end, or the read below never ends
+        let start = std::time::Instant::now();
+        while section(&credentials(&home), "dev").is_none() && start.elapsed() < SOON {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let killed = std::process::Command::new("kill")
+            .args(["-s", "TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        assert!(child.wait().expect("wait").success());
+        let mut log = String::new();
+        reader.read_to_string(&mut log).expect("read the log");
+        log
+    };
+    let journal = log_with(None);
+    assert!(journal.contains("wrote [dev]"), "{journal}");
+    assert!(
+        journal.lines().all(|l| l.trim_start().starts_with("INFO")
+            || l.trim_start().starts_with("WARN")
+            || l.trim_start().starts_with("DEBUG")),
+        "no timestamps when stderr is the journal:\n{journal}"
+    );
+    let elsewhere = log_with(Some("1:2"));
+    assert!(
+        elsewhere.lines().all(|l| l.starts_with("20")),
+        "timestamps when the journal is another stream:\n{elsewhere}"
+    );
+}
