@@ -304,6 +304,9 @@ pub struct Engine {
     writing: bool,
     /// Sections to take back (after a logout), kept until a write succeeds.
     removals: Vec<Removal>,
+    /// Profiles dropped from the config while a call for them was out: should they come back
+    /// before its answer, that answer is for their old settings and is dropped.
+    orphan_calls: BTreeSet<String>,
     /// After a failed write: when to try again, and what went wrong (said once).
     write_retry: Option<DateTime<Utc>>,
     write_error: Option<String>,
@@ -327,6 +330,7 @@ impl Engine {
             config_error: None,
             writing: false,
             removals: Vec::new(),
+            orphan_calls: BTreeSet::new(),
             write_retry: None,
             write_error: None,
             last_now: None,
@@ -489,7 +493,10 @@ impl Engine {
                         .entry(target.profile.login.clone())
                         .or_insert_with(LoginState::new);
                     let due = self.logins[&target.profile.login].token().map(|_| now);
-                    let busy = previous.is_some_and(|p| p.in_flight);
+                    let busy = match previous {
+                        Some(p) => p.in_flight,
+                        None => self.orphan_calls.remove(&name),
+                    };
                     kept.insert(
                         name,
                         ProfileState {
@@ -506,6 +513,9 @@ impl Engine {
             }
         }
         for (name, state) in std::mem::take(&mut self.profiles) {
+            if state.in_flight {
+                self.orphan_calls.insert(name.clone());
+            }
             if !self.settings.once {
                 out.push(Action::Log(
                     Level::Info,
@@ -668,6 +678,7 @@ impl Engine {
     ) {
         let once = self.settings.once;
         let Some(p) = self.profiles.get_mut(name) else {
+            self.orphan_calls.remove(name);
             return; // removed from the config meanwhile
         };
         p.in_flight = false;

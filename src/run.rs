@@ -19,7 +19,7 @@ use crate::oidc::{Oidc, RefreshError};
 use crate::paths::Paths;
 use crate::plan::{self, Outcome, Target};
 use crate::portal::{CallError, CallPolicy, Endpoint, Portal, Route};
-use crate::secret::scrub;
+use crate::secret::redact;
 use crate::token::{self, Problem, Token, TokenError};
 
 /// How many GetRoleCredentials calls may be in flight at once.
@@ -387,7 +387,7 @@ async fn refresh(
     let oidc = Oidc::new([route.clone()], endpoint, policy);
     // OIDC's answers already have the refresh token and client secret blanked; the access
     // token too, should the service echo it.
-    let hide = |text: String| scrub(&text, &[&token.access_token]);
+    let hide = |text: String| redact(&text, &[&token.access_token]);
     let new = match oidc.create_token(route, &grant, Utc::now()).await {
         Ok(new) => new,
         Err(RefreshError::InvalidGrant { detail }) => {

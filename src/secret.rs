@@ -49,6 +49,19 @@ impl From<&str> for Secret {
     }
 }
 
+/// Blanks out every one of `secrets` in ssofresh's own message `text`, which is kept whole
+/// (its advice is at the end).
+pub fn redact(text: &str, secrets: &[&Secret]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        let value = secret.expose();
+        if !value.is_empty() {
+            text = text.replace(value, REDACTED);
+        }
+    }
+    text
+}
+
 /// The most of a text from a service (an error message or description) that is shown.
 pub const MAX_SHOWN: usize = 200;
 
@@ -91,5 +104,24 @@ mod tests {
         let shown = format!("{:?}", Holder { token: s.clone() });
         assert!(!shown.contains("very-secret"), "{shown}");
         assert_eq!(s.expose(), "AQoDYXdzEJr-very-secret");
+    }
+
+    /// Regression (review 6): ssofresh's own messages are redacted, never cut: the advice at
+    /// the end of a long one (what to check) survives; service texts are cut and cleaned.
+    #[test]
+    fn redact_keeps_the_whole_message_and_scrub_cuts_service_text() {
+        let token = Secret::new("aoaAAAAAGk3example-access-token");
+        let advice = "; check sso_region in the profile, or AWS_ENDPOINT_URL_SSO_OIDC";
+        let long = format!(
+            "{} with aoaAAAAAGk3example-access-token{advice}",
+            "x".repeat(300)
+        );
+        let shown = redact(&long, &[&token]);
+        assert!(shown.ends_with(advice), "{shown}");
+        assert!(!shown.contains("example-access-token"), "{shown}");
+        assert_eq!(redact("fine", &[&Secret::new("")]), "fine");
+        let service = scrub(&format!("{long}\nforged line"), &[&token]);
+        assert_eq!(service.chars().count(), MAX_SHOWN + 1);
+        assert!(!service.contains('\n'), "{service}");
     }
 }

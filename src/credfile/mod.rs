@@ -611,7 +611,11 @@ fn drop_section(lines: &[Line<'_>], span: std::ops::Range<usize>, dropped: &mut 
 /// Whether an emptied section's header can go without changing how the next header reads: a
 /// header indented deeper than the last key above the section would continue that key's value.
 fn header_may_go(lines: &[Line<'_>], span: std::ops::Range<usize>) -> bool {
-    let Some(next) = lines.get(span.end) else {
+    // The next line that can continue a value: blank lines and comments between do not end it.
+    let Some(next) = lines[span.end..]
+        .iter()
+        .find(|l| !matches!(l.kind, Kind::Blank | Kind::Comment))
+    else {
         return true;
     };
     let key_above = lines[..span.start]

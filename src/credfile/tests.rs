@@ -954,3 +954,32 @@ fn review5_logout_leaves_empty_header_before_user_comment() {
         "[a]\nx = 1\n\n# added by hand later\n[tail]\nregion = eu-west-1\n"
     );
 }
+
+/// Regression (review 6): the header of an emptied section stays when the next header is indented deeper
+/// than the key above it (it would continue that key) — also when a comment block introduces
+/// the next header. Without it, `[b]` becomes part of `k`'s value and botocore loses `[b]`.
+#[test]
+fn review6_comment_before_an_indented_header_lets_it_fall_into_a_value() {
+    let old = "[a]\nk = v\n[dev]\n  aws_access_key_id = ASIA1\n\n# team b\n  [b]\n  region = x\n";
+    let got = remove(
+        old,
+        &[Removal {
+            section: "dev",
+            access_key_id: "ASIA1",
+        }],
+    );
+    let sections = |t: &str| -> Vec<String> {
+        crate::ini::lex(t)
+            .iter()
+            .filter_map(|l| match l.kind {
+                crate::ini::Kind::Section(n) => Some(n.to_owned()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        sections(&got.text).contains(&"b".to_owned()),
+        "[b] is no longer a section: {:?}",
+        got.text
+    );
+}

@@ -1195,3 +1195,35 @@ fn review4_logout_after_a_config_change_keeps_the_old_section() {
         "signing out should remove [dev] too"
     );
 }
+
+/// Regression (review 6): `dev` is dropped from the config while a call for it is in flight (an editor or
+/// `aws configure set` caught mid-save), then comes back with another role. The late answer
+/// for the old role must not be written into `[dev]`, and only one call for `dev` may be out.
+#[test]
+fn review6_removed_then_readded_takes_the_old_roles_answer() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    let v = version_of(&a, "dev");
+    let mut without = config();
+    without.sso.remove(0);
+    e.handle(Event::Config(Ok(without)), now);
+    let mut back = config();
+    back.sso[0].role_name = "ReadOnly".into();
+    e.handle(Event::Config(Ok(back)), now);
+    let again = fetched(&e.decide(now));
+    e.handle(ok("dev", v, "AK-OLD-ROLE", now + mins(60)), now);
+    let a = e.decide(now);
+    let put = a.iter().find_map(|a| match a {
+        Action::Write { puts, .. } => puts
+            .iter()
+            .find(|p| p.section == "dev")
+            .map(|p| p.credentials.access_key_id.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        (put, again.contains(&"dev".to_owned())),
+        (None, false),
+        "(old role's key written into [dev], second call for dev while the first is out)"
+    );
+}
