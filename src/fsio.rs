@@ -312,6 +312,32 @@ mod tests {
         fs::metadata(path).expect("metadata").permissions().mode() & 0o7777
     }
 
+    /// Regression (review 4): when the check made after the temp file is flushed fails (another
+    /// program wrote the file meanwhile), nothing is replaced and no temp file is left; when it
+    /// holds, the file is replaced.
+    #[test]
+    fn replace_if_checks_just_before_the_rename() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token.json");
+        fs::write(&path, "old").expect("write");
+        let written = replace_if(&path, b"ours", || {
+            // The user's `aws sso login` lands while ssofresh's temp file is flushed.
+            fs::write(&path, "their login").expect("write");
+            fs::read(&path).is_ok_and(|now| now == b"old")
+        })
+        .expect("no I/O error");
+        assert!(written.is_none());
+        assert_eq!(fs::read_to_string(&path).expect("read"), "their login");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["token.json"], "no temp file left");
+        let written = replace_if(&path, b"ours", || true).expect("no I/O error");
+        assert!(written.is_some());
+        assert_eq!(fs::read_to_string(&path).expect("read"), "ours");
+    }
+
     /// A new file, in a new folder, is 0600 in a 0700 folder.
     #[test]
     fn creates_private() {

@@ -1145,59 +1145,6 @@ fn review4_login_during_a_hanging_refresh_is_ignored() {
     finish(d, &portal, &["tok-corp", "tok-new"]);
 }
 
-/// Regression (review 4): `aws sso login` writes the token file in place while ssofresh's own refresh is
-/// between its "last look" and its rename (here: the temp file's fsync, slowed to 3 s with
-/// strace, as on a busy disk). ssofresh's rename then replaces the user's new login with the
-/// old session's refreshed token: the new login is lost for the AWS CLI too.
-#[test]
-fn review4_refresh_write_back_overwrites_a_login_that_landed() {
-    if std::process::Command::new("strace")
-        .arg("-V")
-        .output()
-        .is_err()
-    {
-        eprintln!("strace not installed; skipped");
-        return;
-    }
-    let home = TestHome::new();
-    home.write_config(&dev_prod_config());
-    home.write_token("corp", token_json("tok-corp", in_minutes(10)));
-    let portal = Portal::start();
-    grant(&portal, "tok-corp", &[DEV, PROD], HOUR);
-    portal.add_refresh_token("refresh-tok-corp", "tok-corp");
-    let inner = ssofresh(&home, &portal);
-    let mut cmd = std::process::Command::new("strace");
-    cmd.args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync"])
-        .args(["-e", "inject=fsync:delay_exit=3000000"])
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .env_clear()
-        .current_dir(home.path());
-    for (k, v) in inner.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    let d = Daemon::spawn(cmd);
-    let cache = home.cache_dir();
-    d.wait_for(
-        "the refreshed token's temp file",
-        Duration::from_secs(30),
-        || !temp_files(&cache).is_empty(),
-    );
-    // The user signs in again right now (the CLI writes in place).
-    let new = token_text(&token_json("tok-new", in_minutes(480)));
-    fs::write(home.token_path("corp"), &new).expect("write the new login");
-    d.stays_up(Duration::from_secs(8));
-    let on_disk = fs::read_to_string(home.token_path("corp")).unwrap_or_default();
-    let pid =
-        fs::read_to_string(home.aws_dir().join(".credentials.ssofresh.pid")).unwrap_or_default();
-    let _ = std::process::Command::new("kill").arg(pid.trim()).status();
-    let holds_new =
-        serde_json::from_str::<Value>(&on_disk).is_ok_and(|t| t["accessToken"] == json!("tok-new"));
-    assert!(holds_new, "the new login was overwritten:\n{}", d.log());
-}
-
 /// Regression (review 4): a `--refresh-margin` beyond chrono's date range used to panic the
 /// daemon on its first write; it is refused up front (usage error, status 1) with the limit.
 #[test]
