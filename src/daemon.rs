@@ -360,7 +360,7 @@ impl Shell<'_> {
 
     /// Reads every login's token file and tells the engine what each holds.
     fn scan_logins(&mut self) -> Result<(), Fatal> {
-        for (login, _) in self.engine.logins() {
+        for login in self.engine.logins() {
             let seen = run::read_login(&self.options.paths.sso_cache, &login);
             self.handle(Event::Login { login, seen })?;
         }

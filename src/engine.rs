@@ -338,24 +338,10 @@ impl Engine {
         }
     }
 
-    /// The logins the current profiles use, to read their token files.
-    pub fn logins(&self) -> Vec<(LoginId, Option<String>)> {
-        self.logins
-            .keys()
-            .map(|l| {
-                let profile = self
-                    .profiles
-                    .values()
-                    .find(|p| &p.target.profile.login == l)
-                    .map(|p| p.target.profile.name.clone());
-                (l.clone(), profile)
-            })
-            .collect()
-    }
-
-    /// True once the config has been read with at least one SSO profile or problem in it.
-    pub fn has_profiles(&self) -> bool {
-        !self.profiles.is_empty() || !self.selection.is_empty()
+    /// The logins whose token files are read: those the profiles use, and those ssofresh
+    /// still has sections of in the credentials file (to notice a logout).
+    pub fn logins(&self) -> Vec<LoginId> {
+        self.logins.keys().cloned().collect()
     }
 
     /// True when every selected profile has an outcome and nothing is in flight: the end of

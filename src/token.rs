@@ -307,15 +307,10 @@ fn ascii_json(text: &str) -> String {
     out
 }
 
-/// Writes a token file's new content (from [`refreshed`]) through [`fsio::replace`]:
-/// atomically, 0600, a symlinked file's target replaced and the link kept.
-pub fn write(path: &Path, contents: &[u8]) -> Result<fsio::Written, fsio::FsError> {
-    fsio::replace(path, contents)
-}
-
-/// Writes a refreshed token file like [`write`], but only if the file still holds `original`
-/// once the new content is flushed, just before the rename: a login that lands meanwhile is
-/// never overwritten. `false` when the file changed (nothing written).
+/// Writes a token file's new content (from [`refreshed`]) through [`fsio::replace_if`]:
+/// atomically, 0600, a symlinked file's target replaced and the link kept; and only if the file
+/// still holds `original` once the new content is flushed, just before the rename, so a login
+/// that lands meanwhile is never overwritten. `false` when the file changed (nothing written).
 pub fn write_if_unchanged(
     path: &Path,
     contents: &[u8],
@@ -615,8 +610,8 @@ mod tests {
         }
     }
 
-    /// `write` goes through fsio: the file is 0600, and a symlinked token file keeps its link
-    /// while the target gets the new content.
+    /// `write_if_unchanged` goes through fsio: the file is 0600, a symlinked token file keeps
+    /// its link while the target gets the new content, and a changed file is left alone.
     #[test]
     fn write_is_private_and_follows_links() {
         use std::os::unix::fs::PermissionsExt;
@@ -629,8 +624,10 @@ mod tests {
         let at = Secret::new("at-new");
         let new = refreshed(CLI_TOKEN.as_bytes(), &at, utc(2026, 1, 2, 3, 4, 5), None)
             .expect("refreshed");
-        let written = write(&link, &new).expect("write");
-        assert_eq!(written.tightened_from, Some(0o644));
+        let other = b"{\"accessToken\":\"someone else's\"}";
+        assert!(!write_if_unchanged(&link, &new, other).expect("no I/O error"));
+        assert_eq!(std::fs::read(&real).expect("read"), CLI_TOKEN.as_bytes());
+        assert!(write_if_unchanged(&link, &new, CLI_TOKEN.as_bytes()).expect("write"));
         assert!(
             std::fs::symlink_metadata(&link)
                 .expect("link")

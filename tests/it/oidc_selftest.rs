@@ -1,6 +1,6 @@
 //! One token refresh through [`ssofresh::oidc::Oidc`] against the local SSO OIDC stand-in: what
 //! goes on the wire, how each answer is classified, and the token file rewritten with
-//! [`ssofresh::token::refreshed`] and [`ssofresh::token::write`], judged by botocore.
+//! [`ssofresh::token::refreshed`] and [`ssofresh::token::write_if_unchanged`], judged by botocore.
 
 use std::time::Duration;
 
@@ -267,7 +267,7 @@ async fn refreshed_file_is_read_by_botocore() {
         new.refresh_token.as_ref(),
     )
     .expect("new content");
-    token::write(&path, &contents).expect("write token file");
+    assert!(token::write_if_unchanged(&path, &contents, &old_bytes).expect("write token file"));
 
     let after = token::read(&path).expect("token after refresh");
     assert_eq!(after.access_token, new.access_token);
