@@ -42,13 +42,9 @@ const PIECES: &[&str] = &[
     "\u{1c}output = json",
 ];
 
-/// 2,000 generated files: each is edited to write `dev` and `default`, and botocore's view of
-/// the result must be its view of the input with exactly the owned keys of the written
-/// sections replaced.
-#[test]
-fn botocore_view_changes_only_in_owned_keys() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let creds = |n: u32| RoleCredentials {
+/// Role credentials numbered `n`, as the portal would hand them out.
+fn new_creds(n: u32) -> RoleCredentials {
+    RoleCredentials {
         access_key_id: format!("ASIANEW{n}"),
         secret_access_key: Secret::new(format!("new-secret-{n}")),
         session_token: Secret::new(format!("new-token-{n}")),
@@ -56,8 +52,16 @@ fn botocore_view_changes_only_in_owned_keys() {
             .with_ymd_and_hms(2030, 1, 1, 0, 0, n)
             .single()
             .expect("date"),
-    };
-    let (c1, c2) = (creds(1), creds(2));
+    }
+}
+
+/// 2,000 generated files: each is edited to write `dev` and `default`, and botocore's view of
+/// the result must be its view of the input with exactly the owned keys of the written
+/// sections replaced.
+#[test]
+fn botocore_view_changes_only_in_owned_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (c1, c2) = (new_creds(1), new_creds(2));
     let updates = [
         Update {
             section: "dev",
@@ -150,16 +154,7 @@ fn botocore_view_changes_only_in_owned_keys() {
 #[test]
 fn botocore_view_after_remove_is_the_original_minus_ours() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let creds = |n: u32| RoleCredentials {
-        access_key_id: format!("ASIANEW{n}"),
-        secret_access_key: Secret::new(format!("new-secret-{n}")),
-        session_token: Secret::new(format!("new-token-{n}")),
-        expiration: Utc
-            .with_ymd_and_hms(2030, 1, 1, 0, 0, n)
-            .single()
-            .expect("date"),
-    };
-    let (c1, c2) = (creds(1), creds(2));
+    let (c1, c2) = (new_creds(1), new_creds(2));
     let updates = [
         Update {
             section: "dev",
