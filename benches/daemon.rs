@@ -32,11 +32,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{Portal, TestHome, ssofresh, token_json};
-use ssofresh::config::{self, LoginId};
-use ssofresh::credfile::RoleCredentials;
-use ssofresh::engine::{Action, Engine, Event, Refresh, Seen, Settings, WriteResult};
+use ssofresh::daemon::engine::{Action, Engine, Event, Refresh, Seen, Settings, WriteResult};
+use ssofresh::files::config::{self, LoginId};
+use ssofresh::files::credfile::RoleCredentials;
+use ssofresh::login::token::{RefreshGrant, Token};
 use ssofresh::secret::Secret;
-use ssofresh::token::{RefreshGrant, Token};
 
 const START_URL: &str = "https://d-1234567890.awsapps.com/start";
 const SESSION_HEAD: &str = "[sso-session corp]\nsso_start_url = https://d-1234567890.awsapps.com/start\nsso_region = us-east-1\n";

@@ -32,10 +32,10 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use ssofresh::daemon::run::{Options, Report};
 use ssofresh::daemon::{self, Mode, Signal};
-use ssofresh::paths::Paths;
-use ssofresh::portal::{CallPolicy, Endpoint};
-use ssofresh::run::{Options, Report};
+use ssofresh::files::paths::Paths;
+use ssofresh::login::portal::{CallPolicy, Endpoint};
 
 use home::{TestHome, token_json};
 use portal::Portal;
@@ -123,7 +123,7 @@ fn main() {
         portal.grant(access_token, account, role, CREDENTIALS_LIFETIME);
     }
     portal.add_refresh_token(&refresh_token, access_token);
-    let expires_at = Utc::now() + ssofresh::engine::TOKEN_REFRESH_LEAD + TOKEN_REFRESH_IN;
+    let expires_at = Utc::now() + ssofresh::daemon::engine::TOKEN_REFRESH_LEAD + TOKEN_REFRESH_IN;
     story.say(
         "a login lands: ~/.aws/sso/cache/<sha1 of \"demo\">.json written in place, as \
          `aws sso login` does; its access token expires in 20 min 12 s",
@@ -248,7 +248,7 @@ impl Story {
         &self,
         what: &str,
         deadline: Duration,
-        daemon: &thread::JoinHandle<Result<Report, ssofresh::run::Fatal>>,
+        daemon: &thread::JoinHandle<Result<Report, ssofresh::daemon::run::Fatal>>,
         mut probe: impl FnMut() -> Option<T>,
     ) -> T {
         let start = Instant::now();

@@ -8,12 +8,12 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 
 use crate::cli::{self, Args};
+use crate::daemon::plan::{self, Outcome};
+use crate::daemon::run::{Fatal, Options, Report};
 use crate::daemon::{self, Mode, Signal};
-use crate::fsio;
-use crate::paths::Paths;
-use crate::plan::{self, Outcome};
-use crate::portal::{CallPolicy, Endpoint};
-use crate::run::{Fatal, Options, Report};
+use crate::files::fsio;
+use crate::files::paths::Paths;
+use crate::login::portal::{CallPolicy, Endpoint};
 
 /// Runs ssofresh with parsed arguments and returns the exit status.
 pub fn main(args: Args) -> ExitCode {

@@ -1,9 +1,11 @@
-//! The command line: parsed raw by clap, then resolved into validated [`Options`](crate::run::Options).
+//! The command line: parsed raw by clap, then resolved into validated [`Options`](crate::daemon::run::Options).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser};
+
+pub use crate::daemon::plan::Selector;
 
 /// Keeps ~/.aws/credentials fresh from AWS IAM Identity Center (SSO) logins.
 ///
@@ -54,15 +56,6 @@ pub struct Args {
     /// Only errors and the final report.
     #[arg(short, long)]
     pub quiet: bool,
-}
-
-/// One `--profile NAME[:SECTION]` choice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selector {
-    /// The profile in the config file.
-    pub profile: String,
-    /// The credentials-file section to write.
-    pub section: String,
 }
 
 /// Parses `NAME[:SECTION]`. A section name must be usable inside `[...]` on one line.

@@ -1,5 +1,5 @@
 //! Parity with real botocore: every fixture in `tests/fixtures/config/` is read by botocore
-//! (`tests/readers/botocore_config.py`) and by [`ssofresh::config`], and the two must agree.
+//! (`tests/readers/botocore_config.py`) and by [`ssofresh::files::config`], and the two must agree.
 //!
 //! Needs Python with botocore: `SSOFRESH_TEST_PYTHON` (default `python3`). A missing botocore
 //! fails the test rather than skipping it, so parity is never silently unchecked.
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Map, Value};
-use ssofresh::config::{self, LoginId, RawSection, RawValue};
+use ssofresh::files::config::{self, LoginId, RawSection, RawValue};
 
 const PROFILE_KEYS: [&str; 7] = [
     "sso_session",

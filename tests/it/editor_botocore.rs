@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
 use serde_json::json;
-use ssofresh::credfile::{self, Removal, RoleCredentials, SectionState, Update};
+use ssofresh::files::credfile::{self, Removal, RoleCredentials, SectionState, Update};
 use ssofresh::secret::Secret;
 
 use crate::common::botocore_raw_each;

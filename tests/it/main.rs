@@ -5,8 +5,8 @@
 //!   logout, other writers, signals, one instance per credentials file.
 //! - [`once`]: `ssofresh --once` as users run it, judged by botocore and the JavaScript SDK v2.
 //! - [`network`]: HTTPS with a private CA, and proxies, through the real binary.
-//! - [`oidc_selftest`]: one token refresh through `ssofresh::oidc` against the local SSO OIDC,
-//!   the token file rewritten with `ssofresh::token` and judged by botocore.
+//! - [`oidc_selftest`]: one token refresh through `ssofresh::login::oidc` against the local SSO OIDC,
+//!   the token file rewritten with `ssofresh::login::token` and judged by botocore.
 //! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
 //! - [`editor_botocore`]: botocore judges the credentials editor's writes and removals.
 //! - [`service_files`]: the systemd unit and the launchd agent are valid and match the README.

@@ -1,15 +1,15 @@
-//! One token refresh through [`ssofresh::oidc::Oidc`] against the local SSO OIDC stand-in: what
+//! One token refresh through [`ssofresh::login::oidc::Oidc`] against the local SSO OIDC stand-in: what
 //! goes on the wire, how each answer is classified, and the token file rewritten with
-//! [`ssofresh::token::refreshed`] and [`ssofresh::token::write_if_unchanged`], judged by botocore.
+//! [`ssofresh::login::token::refreshed`] and [`ssofresh::login::token::write_if_unchanged`], judged by botocore.
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
-use ssofresh::oidc::{NewToken, Oidc, RefreshError};
-use ssofresh::portal::{CallPolicy, Endpoint, Route};
+use ssofresh::login::oidc::{NewToken, Oidc, RefreshError};
+use ssofresh::login::portal::{CallPolicy, Endpoint, Route};
+use ssofresh::login::token::{self, RefreshGrant};
 use ssofresh::secret::Secret;
-use ssofresh::token::{self, RefreshGrant};
 
 use crate::common::{Portal, Reply, TestHome, botocore_sso_token, token_json};
 

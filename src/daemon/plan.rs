@@ -3,11 +3,20 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::Selector;
-use crate::config::{LoginId, Profiles, SsoProfile};
-use crate::credfile::{self, Refusal};
-use crate::portal::CallError;
-use crate::token::{Token, TokenError, format_time};
+use crate::files::config::{LoginId, Profiles, SsoProfile};
+use crate::files::credfile::{self, Refusal};
+use crate::login::portal::CallError;
+use crate::login::token::{Token, TokenError};
+use crate::time::format_time;
+
+/// One `--profile NAME[:SECTION]` choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    /// The profile in the config file.
+    pub profile: String,
+    /// The credentials-file section to write.
+    pub section: String,
+}
 
 /// A profile to write, and the credentials-file section it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,7 +288,7 @@ pub fn exit_status(outcomes: &[(String, Outcome)]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ProfileProblem;
+    use crate::files::config::ProfileProblem;
     use crate::secret::Secret;
     use chrono::TimeZone;
 

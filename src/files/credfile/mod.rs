@@ -16,9 +16,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ini::{self, Kind, Line};
+use crate::files::ini::{self, Kind, Line};
 use crate::secret::Secret;
-use crate::token::format_time;
+use crate::time::format_time;
 
 /// Short-term role credentials, as GetRoleCredentials returns them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,12 +11,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
-use crate::config::LoginId;
-use crate::fsio;
+use crate::files::config::LoginId;
+use crate::files::fsio;
 use crate::secret::Secret;
 
 /// A cached SSO access token and what is needed to renew it.
@@ -322,14 +322,10 @@ pub fn write_if_unchanged(
     .map(|written| written.is_some())
 }
 
-/// Formats a time the way every reader accepts: `2026-11-24T04:04:20Z`.
-pub fn format_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::format_time;
     use chrono::TimeZone;
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {

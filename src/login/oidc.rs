@@ -1,7 +1,7 @@
 //! SSO OIDC: `CreateToken` with a refresh token through aws-sdk-ssooidc, with its failures
 //! classified. This renews a login's access token without a browser.
 //!
-//! The clients go through the same HTTP client as the portal's ([`crate::portal`]): the same
+//! The clients go through the same HTTP client as the portal's ([`crate::login::portal`]): the same
 //! proxies, the same trusted CAs (`AWS_CA_BUNDLE` or the profile's `ca_bundle` included), the
 //! same timeouts. `AWS_ENDPOINT_URL_SSO_OIDC` (or `AWS_ENDPOINT_URL`) points them elsewhere, as
 //! in every SDK; tests point them at a local stand-in.
@@ -19,9 +19,10 @@ use aws_sdk_ssooidc::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssooidc::operation::create_token::CreateTokenError;
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 
-use crate::portal::{CallPolicy, Endpoint, Route};
+use crate::login::portal::{CallPolicy, Endpoint, Route};
+use crate::login::token::RefreshGrant;
 use crate::secret::{Secret, scrub};
-use crate::token::{RefreshGrant, format_time};
+use crate::time::format_time;
 
 /// A renewed login, as `CreateToken` returned it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,12 +202,12 @@ fn classify_sdk(
                 "{}",
                 aws_smithy_types::error::display::DisplayErrorContext(&err)
             );
-            let cause = crate::portal::root_cause(&err);
+            let cause = crate::login::portal::root_cause(&err);
             if d.is_timeout() {
                 RefreshError::Transient {
                     detail: NO_ANSWER.to_owned(),
                 }
-            } else if let Some(reason) = crate::portal::untrusted_certificate(&chain) {
+            } else if let Some(reason) = crate::login::portal::untrusted_certificate(&chain) {
                 RefreshError::Failed {
                     detail: format!(
                         "the TLS certificate of SSO OIDC in {region} is not trusted ({reason}); \
@@ -214,7 +215,7 @@ fn classify_sdk(
                          the profile) at your organisation's CA bundle"
                     ),
                 }
-            } else if crate::portal::no_such_host(&cause) {
+            } else if crate::login::portal::no_such_host(&cause) {
                 RefreshError::Failed {
                     detail: format!(
                         "the host name of SSO OIDC for region {region} does not resolve \
@@ -236,7 +237,7 @@ fn classify_sdk(
             }
         }
         _ => RefreshError::Failed {
-            detail: scrub(&crate::portal::root_cause(&err), secrets),
+            detail: scrub(&crate::login::portal::root_cause(&err), secrets),
         },
     }
 }
@@ -258,9 +259,9 @@ impl Oidc {
         endpoint: &Endpoint,
         policy: CallPolicy,
     ) -> Self {
-        let timeouts = crate::portal::timeouts(&policy);
+        let timeouts = crate::login::portal::timeouts(&policy);
         let clients =
-            crate::portal::clients_per_route!(aws_sdk_ssooidc, routes, endpoint, timeouts);
+            crate::login::portal::clients_per_route!(aws_sdk_ssooidc, routes, endpoint, timeouts);
         Self { clients, policy }
     }
 

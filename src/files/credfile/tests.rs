@@ -969,10 +969,10 @@ fn review6_comment_before_an_indented_header_lets_it_fall_into_a_value() {
         }],
     );
     let sections = |t: &str| -> Vec<String> {
-        crate::ini::lex(t)
+        crate::files::ini::lex(t)
             .iter()
             .filter_map(|l| match l.kind {
-                crate::ini::Kind::Section(n) => Some(n.to_owned()),
+                crate::files::ini::Kind::Section(n) => Some(n.to_owned()),
                 _ => None,
             })
             .collect()

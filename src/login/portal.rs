@@ -27,7 +27,7 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder as HttpBuilder, Connector};
 use chrono::{DateTime, Utc};
 
-use crate::credfile::RoleCredentials;
+use crate::files::credfile::RoleCredentials;
 use crate::secret::{Secret, scrub};
 
 /// Why a GetRoleCredentials call failed, in the classes that drive what happens next.
@@ -300,7 +300,7 @@ macro_rules! clients_per_route {
             if clients.contains_key(&route) {
                 continue;
             }
-            let client = $crate::portal::http_client(route.ca_bundle.as_deref())
+            let client = $crate::login::portal::http_client(route.ca_bundle.as_deref())
                 .map(|http| {
                     let mut conf = $sdk::config::Builder::new()
                         .behavior_version($sdk::config::BehaviorVersion::latest())

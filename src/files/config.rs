@@ -1,12 +1,12 @@
 //! Reading `~/.aws/config`: which profiles are SSO profiles, and which login each one uses.
 //!
-//! The file is read exactly as botocore reads it (see [`crate::ini`]) and never written.
+//! The file is read exactly as botocore reads it (see [`crate::files::ini`]) and never written.
 //! A profile that is wrong is reported by name with what to fix, and the others still run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use crate::ini::{self, Kind};
+use crate::files::ini::{self, Kind};
 
 /// The login (cached SSO token) a profile draws on. Its [`cache_key`](Self::cache_key) names
 /// the token file: `~/.aws/sso/cache/<sha1(cache_key)>.json`.

@@ -3,9 +3,9 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
-use crate::config::{Profiles, SsoProfile};
+use crate::files::config::{Profiles, SsoProfile};
+use crate::login::token::RefreshGrant;
 use crate::secret::Secret;
-use crate::token::RefreshGrant;
 
 const CORP: &str = "corp";
 const URL: &str = "https://d-1.awsapps.com/start";

@@ -11,6 +11,11 @@
 //! files), and every [`RESCAN`] the config and credentials files, as a safety net for lost
 //! watcher events.
 
+pub mod engine;
+pub mod plan;
+pub mod run;
+pub mod watch;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,11 +24,11 @@ use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, error, info, warn};
 
-use crate::engine::{Action, Engine, Event, Level, Settings, WriteResult};
-use crate::fsio;
-use crate::portal::Route;
-use crate::run::{self, Fatal, Options, Report, TaskDone};
-use crate::watch::{Hint, Watched, Watcher};
+use crate::files::fsio;
+use crate::login::portal::Route;
+use engine::{Action, Engine, Event, Level, Settings, WriteResult};
+use run::{Fatal, Options, Report, TaskDone};
+use watch::{Hint, Watched, Watcher};
 
 /// The longest the loop sleeps before looking at the wall clock again: after a laptop wakes,
 /// whatever fell due while it slept is acted on within this time.

@@ -28,12 +28,13 @@ use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::cli::Selector;
-use crate::config::{LoginId, Profiles};
-use crate::credfile::{self, RoleCredentials};
-use crate::plan::{self, LoginProblem, Outcome, Target};
-use crate::portal::CallError;
-use crate::token::{Token, format_time};
+use crate::daemon::plan::Selector;
+use crate::daemon::plan::{self, LoginProblem, Outcome, Target};
+use crate::files::config::{LoginId, Profiles};
+use crate::files::credfile::{self, RoleCredentials};
+use crate::login::portal::CallError;
+use crate::login::token::Token;
+use crate::time::format_time;
 
 /// How long before the access token expires ssofresh refreshes it: the AWS CLI refreshes
 /// within 15 minutes of expiry, so ssofresh goes first and the two rarely race.

@@ -10,17 +10,17 @@ use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
-use crate::cli::Selector;
-use crate::config::{self, LoginId, Profiles};
-use crate::credfile::{self, Update};
-use crate::engine::{self, Event, Put, Refresh, Removal, Seen};
-use crate::fsio::{self, FsError};
-use crate::oidc::{Oidc, RefreshError};
-use crate::paths::Paths;
-use crate::plan::{self, Outcome, Target};
-use crate::portal::{CallError, CallPolicy, Endpoint, Portal, Route};
+use crate::daemon::engine::{self, Event, Put, Refresh, Removal, Seen};
+use crate::daemon::plan::Selector;
+use crate::daemon::plan::{self, Outcome, Target};
+use crate::files::config::{self, LoginId, Profiles};
+use crate::files::credfile::{self, Update};
+use crate::files::fsio::{self, FsError};
+use crate::files::paths::Paths;
+use crate::login::oidc::{Oidc, RefreshError};
+use crate::login::portal::{CallError, CallPolicy, Endpoint, Portal, Route};
+use crate::login::token::{self, Problem, Token, TokenError};
 use crate::secret::redact;
-use crate::token::{self, Problem, Token, TokenError};
 
 /// How many GetRoleCredentials calls may be in flight at once.
 pub const MAX_CONCURRENT_CALLS: usize = 8;

@@ -57,7 +57,7 @@ impl Hint {
     }
 }
 
-/// What to watch, as [`crate::paths::Paths`] resolves it.
+/// What to watch, as [`crate::files::paths::Paths`] resolves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Watched {
     /// `~/.aws/sso/cache`: only `*.json` names in it count.
@@ -161,7 +161,7 @@ impl Matcher {
     }
 }
 
-/// ssofresh's own temp files (`.NAME.ssofresh-PID-XXXXXXXX.tmp`, see [`crate::fsio::replace`]),
+/// ssofresh's own temp files (`.NAME.ssofresh-PID-XXXXXXXX.tmp`, see [`crate::files::fsio::replace`]),
 /// write locks (`.NAME.ssofresh.lock`) and instance locks (`.NAME.ssofresh.pid`).
 fn is_ssofresh_own(name: &OsStr) -> bool {
     let b = name.as_bytes();
@@ -1070,10 +1070,14 @@ mod tests {
         let mut rig = Rig::new(usual_home);
         let aws = rig.aws();
         let credentials = aws.join("credentials");
-        crate::fsio::with_write_lock(&credentials, || Ok::<_, crate::fsio::FsError>(()))
-            .expect("write lock");
-        crate::fsio::with_write_lock(&aws.join("config"), || Ok::<_, crate::fsio::FsError>(()))
-            .expect("write lock");
+        crate::files::fsio::with_write_lock(&credentials, || {
+            Ok::<_, crate::files::fsio::FsError>(())
+        })
+        .expect("write lock");
+        crate::files::fsio::with_write_lock(&aws.join("config"), || {
+            Ok::<_, crate::files::fsio::FsError>(())
+        })
+        .expect("write lock");
         fs::write(aws.join(".credentials.ssofresh.pid"), "42\n").expect("pid");
         let tmp = aws.join(".credentials.ssofresh-42-0badf00d.tmp");
         fs::write(&tmp, "[p]\n").expect("temp");
