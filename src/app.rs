@@ -32,6 +32,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    prepare_writes(&options);
     if args.once {
         let report = runtime.block_on(daemon::run(&options, Mode::Once))?;
         print_report(&report, &options);
@@ -41,6 +42,21 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let signals = forward_signals()?;
     runtime.block_on(daemon::run(&options, Mode::Daemon { signals }))?;
     Ok(0)
+}
+
+/// Removes the temp files (copies of secrets) that ssofresh processes killed mid-write left
+/// beside the credentials file and in the SSO token cache, and makes a file-size limit
+/// (`RLIMIT_FSIZE`) a write error instead of death by SIGXFSZ.
+fn prepare_writes(options: &Options) {
+    let removed = fsio::sweep_beside(&options.paths.credentials)
+        + crate::files::scratch::sweep(&options.paths.sso_cache);
+    if removed > 0 {
+        tracing::info!("removed {removed} temporary file(s) a stopped ssofresh left behind");
+    }
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
 }
 
 /// SIGTERM, SIGINT and SIGHUP, caught by signal-hook on a thread of their own and handed to

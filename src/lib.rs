@@ -26,7 +26,11 @@
 //!   - [`files::config`]: profiles from `~/.aws/config`, read as botocore does.
 //!   - [`files::ini`]: a line-level reader of AWS's INI dialect, faithful to botocore's `configparser`.
 //!   - [`files::credfile`]: the credentials editor, a pure function from (old text, changes) to new text.
-//!   - [`files::fsio`]: the one place that writes files: temp file, fsync, rename, 0600, symlinks followed.
+//!   - [`files::fsio`]: the one place that writes files: temp file, fsync, rename (an exchange,
+//!     verified, where the platform has one), 0600, symlinks followed.
+//!   - [`files::scratch`]: the temp files a crash cannot strand (`O_TMPFILE`), and the sweep of
+//!     those dead ssofresh processes left.
+//!   - [`files::guard`]: reading a file other programs write: settled, and not cut short.
 //! - [`secret`]: the `Secret` type whose `Debug`/`Display` redact tokens and keys.
 //! - [`time`]: how a point in time is written, in files and messages.
 //! - [`logging`]: the tracing subscriber, with other crates capped below TRACE.

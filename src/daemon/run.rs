@@ -15,7 +15,8 @@ use crate::daemon::plan::Selector;
 use crate::daemon::plan::{self, Outcome, Target};
 use crate::files::config::{self, LoginId, Profiles};
 use crate::files::credfile::{self, Update};
-use crate::files::fsio::{self, FsError};
+use crate::files::fsio::{self, FsError, Replaced};
+use crate::files::guard;
 use crate::files::paths::Paths;
 use crate::login::oidc::{Oidc, RefreshError};
 use crate::login::portal::{CallError, CallPolicy, Endpoint, Portal, Route};
@@ -25,8 +26,8 @@ use crate::secret::redact;
 /// How many GetRoleCredentials calls may be in flight at once.
 pub const MAX_CONCURRENT_CALLS: usize = 8;
 
-/// How many times a write is retried when another program changes the file meanwhile.
-const WRITE_ATTEMPTS: usize = 3;
+/// How many times a write is redone when another program changes the file meanwhile.
+const WRITE_ATTEMPTS: usize = 5;
 
 /// What a pass is asked to do.
 #[derive(Debug, Clone)]
@@ -70,7 +71,10 @@ pub enum Fatal {
     )]
     ByteOrderMark(PathBuf),
     /// The credentials file changed under every attempt to write it.
-    #[error("{} kept changing while ssofresh was writing it; run again", .0.display())]
+    #[error(
+        "cannot write {}: another program kept changing it while ssofresh was writing; it was left unchanged",
+        .0.display()
+    )]
     Busy(PathBuf),
     /// Another daemon keeps the same credentials file.
     #[error(transparent)]
@@ -126,9 +130,10 @@ pub struct Wrote {
 }
 
 /// Applies the puts and removals to the credentials file in one atomic write, under the lock
-/// that serialises ssofresh writers. The file is re-read just before the write and the edit
-/// redone if another program changed it meanwhile: that narrows, but cannot close, the window
-/// in which a program that takes no lock could lose a write.
+/// that serialises ssofresh writers. Other programs take no lock, so the file is read only once
+/// it has settled and does not look cut short ([`guard::read_settled`]), and replaced only if
+/// it still holds what was read ([`fsio::replace_if_still`]); when another program wrote it
+/// meanwhile, it is read again and the edit redone.
 pub fn write_credentials(path: &Path, puts: &[Put], removals: &[Removal]) -> Result<Wrote, Fatal> {
     let updates: Vec<Update<'_>> = puts
         .iter()
@@ -154,8 +159,15 @@ fn edit_and_replace(
     removals: &[credfile::Removal<'_>],
 ) -> Result<Wrote, Fatal> {
     fsio::ensure_regular(path)?;
+    let own: Vec<&str> = updates
+        .iter()
+        .map(|u| u.section)
+        .chain(removals.iter().map(|r| r.section))
+        .collect();
     for _ in 0..WRITE_ATTEMPTS {
-        let old = fsio::read_text(path)?;
+        let old = guard::read_settled(path, |now, last| {
+            guard::credentials_suspect(now, last, &own)
+        })?;
         let old_text = old.as_deref().unwrap_or("");
         if old_text.starts_with('\u{feff}') {
             return Err(Fatal::ByteOrderMark(path.to_owned()));
@@ -181,11 +193,15 @@ fn edit_and_replace(
                 tightened_from,
             });
         }
-        if fsio::read_text(path)? != old {
-            debug!(path = %path.display(), "changed while editing; redoing the edit");
-            continue;
-        }
-        let written = fsio::replace(path, edit.text.as_bytes())?;
+        let expected = old.as_deref().map(str::as_bytes);
+        let written = match fsio::replace_if_still(path, edit.text.as_bytes(), expected)? {
+            Replaced::Written(written) => written,
+            Replaced::Changed => {
+                debug!(path = %path.display(), "another program wrote the file meanwhile; redoing the edit");
+                continue;
+            }
+        };
+        guard::remember(path, &edit.text);
         if written.target != path {
             debug!(link = %path.display(), target = %written.target.display(), "wrote through a symlink");
         }

@@ -1,22 +1,38 @@
-//! The one place that writes user files: temp file in the same directory, fsync, rename.
+//! The one place that writes user files: a temp file in the same folder (see
+//! [`crate::files::scratch`]: unnamed on Linux, so a crash cannot strand it), fsync, then a
+//! rename, checked against what was read so that another program's write is not undone.
 //!
 //! [`replace`] follows a symlinked file to its target (dotfile managers link `~/.aws/credentials`
 //! into a repository), so the link stays a link. The result is always private (0600); when the
 //! file was looser before, the caller is told so it can say so. A folder that has to be created
 //! is created 0700. A crash at any point leaves either the old file or the new one, never a
-//! mix, and at worst a stray `.ssofresh-*.tmp` file beside it.
+//! mix. [`replace_if_still`] renames only over the very content that was read: the check runs
+//! after the fsync, right before the rename, and on Linux and macOS the rename is an exchange
+//! (`renameat2(RENAME_EXCHANGE)`, `renamex_np(RENAME_SWAP)`) whose replaced file is verified,
+//! and watched a moment for late appends, and swapped back if another program wrote it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::files::scratch::{self, Scratch};
 
 /// The mode every file ssofresh writes ends up with.
 pub const PRIVATE: u32 = 0o600;
 
+/// How long the file an exchange replaced is watched for another program's late write (one
+/// that opened it before the exchange).
+pub const LATE_WRITES: Duration = Duration::from_millis(5);
+
 /// A file-system operation that failed, with the path it concerns.
 #[derive(Debug, thiserror::Error)]
-#[error("{what} {}: {error}", path.display())]
+#[error(
+    "{what} {}: {error}{}",
+    path.display(),
+    if *left_unchanged { "; it was left unchanged" } else { "" }
+)]
 pub struct FsError {
     /// What was being done, e.g. "cannot write".
     pub what: &'static str,
@@ -24,11 +40,39 @@ pub struct FsError {
     pub path: PathBuf,
     /// The underlying error.
     pub error: io::Error,
+    /// A write failed and the file is as it was.
+    pub left_unchanged: bool,
+}
+
+impl FsError {
+    /// An error about `path`.
+    pub fn new(what: &'static str, path: &Path, error: io::Error) -> FsError {
+        FsError {
+            what,
+            path: path.to_owned(),
+            error,
+            left_unchanged: false,
+        }
+    }
+
+    /// A failed write of `path`, which is as it was.
+    pub fn unchanged(what: &'static str, path: &Path, error: io::Error) -> FsError {
+        FsError {
+            left_unchanged: true,
+            ..FsError::new(what, path, error)
+        }
+    }
 }
 
 fn fs_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> FsError {
     let path = path.to_owned();
-    move |error| FsError { what, path, error }
+    move |error| FsError::new(what, &path, error)
+}
+
+/// A failed write of `target`, named as the file the user knows (never the temp file).
+fn write_err(target: &Path) -> impl FnOnce(io::Error) -> FsError {
+    let path = target.to_owned();
+    move |error| FsError::unchanged("cannot write", &path, error)
 }
 
 /// What [`replace`] did beyond writing.
@@ -40,103 +84,207 @@ pub struct Written {
     pub tightened_from: Option<u32>,
 }
 
+/// What [`replace_if_still`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replaced {
+    /// The new content is in place.
+    Written(Written),
+    /// Another program changed the file since it was read: nothing was written; read it
+    /// again and redo the edit.
+    Changed,
+}
+
 /// Reads a text file; a missing file reads as empty. Anything but a regular file (after
 /// symlinks) is refused: reading a FIFO would block until someone writes to it.
 pub fn read_text(path: &Path) -> Result<Option<String>, FsError> {
     match fs::metadata(path) {
         Ok(meta) if !meta.is_file() => {
-            return Err(FsError {
-                what: "cannot read",
-                path: path.to_owned(),
-                error: io::Error::other("it is not a regular file (a folder, a FIFO or a device)"),
-            });
+            return Err(FsError::new(
+                "cannot read",
+                path,
+                io::Error::other("it is not a regular file (a folder, a FIFO or a device)"),
+            ));
         }
         _ => {}
     }
     match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| FsError {
-            what: "cannot use",
-            path: path.to_owned(),
-            error: io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the file is not UTF-8 text; save it as UTF-8 and run again",
-            ),
+        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+            FsError::new(
+                "cannot use",
+                path,
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the file is not UTF-8 text; save it as UTF-8 and run again",
+                ),
+            )
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(fs_err("cannot read", path)(e)),
     }
 }
 
-/// Replaces the file at `path` with `contents`, atomically.
+/// Replaces the file at `path` with `contents`, atomically, whatever it holds now.
 pub fn replace(path: &Path, contents: &[u8]) -> Result<Written, FsError> {
-    replace_if(path, contents, || true).map(|written| written.unwrap_or_default())
+    let (target, old_mode, mut scratch) = prepare(path, contents)?;
+    let tmp = scratch.name().map_err(write_err(&target))?;
+    fs::rename(&tmp, &target).map_err(write_err(&target))?;
+    scratch.consumed();
+    Ok(finish(target, old_mode))
 }
 
-/// Like [`replace`], but only if `unchanged()` still holds once the new content is safely in
-/// the temp file, just before the rename: a change another program makes meanwhile can then
-/// only be lost in the instant between the check and the rename, never during the write and
-/// fsync. `None` when the check failed (the file is left as it is).
-pub fn replace_if(
+/// Replaces the file at `path` with `contents` only if it still holds `expected` (`None`: only
+/// if it does not exist), checked once the new content is flushed, right before the rename.
+/// Where the platform can exchange two names atomically, the rename is an exchange: the file
+/// replaced is compared with `expected` and watched for [`LATE_WRITES`]; if another program
+/// wrote it, the exchange is undone. [`Replaced::Changed`] then, and nothing is left behind.
+pub fn replace_if_still(
     path: &Path,
     contents: &[u8],
-    unchanged: impl FnOnce() -> bool,
-) -> Result<Option<Written>, FsError> {
+    expected: Option<&[u8]>,
+) -> Result<Replaced, FsError> {
+    replace_watching(path, contents, expected, LATE_WRITES)
+}
+
+/// [`replace_if_still`], watching the replaced file for `late`.
+fn replace_watching(
+    path: &Path,
+    contents: &[u8],
+    expected: Option<&[u8]>,
+    late: Duration,
+) -> Result<Replaced, FsError> {
+    let (target, old_mode, mut scratch) = prepare(path, contents)?;
+    let holds_expected = |p: &Path| match fs::read(p) {
+        Ok(now) => Some(now.as_slice()) == expected,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => expected.is_none(),
+        Err(_) => false,
+    };
+    if !holds_expected(&target) {
+        return Ok(Replaced::Changed);
+    }
+    let tmp = scratch.name().map_err(write_err(&target))?;
+    match swap_in(&tmp, &target, expected.is_some()) {
+        Swap::Exchanged => {
+            // `tmp` now names the file that was replaced: is it what was read?
+            let before = fs::metadata(&tmp).ok().map(|m| (m.len(), m.modified().ok()));
+            let mut undone = !holds_expected(&tmp);
+            if !undone {
+                std::thread::sleep(late);
+                let after = fs::metadata(&tmp).ok().map(|m| (m.len(), m.modified().ok()));
+                undone = after != before && !holds_expected(&tmp);
+            }
+            if undone {
+                // Put the other program's file back; ours, now at `tmp`, goes with the scratch.
+                swap_in(&tmp, &target, true);
+                return Ok(Replaced::Changed);
+            }
+            // `tmp` (the old file) is removed when the scratch is dropped.
+        }
+        Swap::Moved => scratch.consumed(),
+        Swap::Refused => return Ok(Replaced::Changed),
+        Swap::Unsupported => {
+            fs::rename(&tmp, &target).map_err(write_err(&target))?;
+            scratch.consumed();
+        }
+        Swap::Failed(e) => return Err(write_err(&target)(e)),
+    }
+    Ok(Replaced::Written(finish(target, old_mode)))
+}
+
+/// How an exchange went.
+enum Swap {
+    /// The two names were exchanged.
+    Exchanged,
+    /// The target was missing and the temp file took its name.
+    Moved,
+    /// The target appeared since it was read as missing.
+    Refused,
+    /// The platform or file system cannot exchange: a plain rename must do.
+    Unsupported,
+    /// Any other error.
+    Failed(io::Error),
+}
+
+/// Exchanges `tmp` and `target` (`exists`), or moves `tmp` to a still missing `target`.
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+fn swap_in(tmp: &Path, target: &Path, exists: bool) -> Swap {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    use rustix::io::Errno;
+    let flags = if exists {
+        RenameFlags::EXCHANGE
+    } else {
+        RenameFlags::NOREPLACE
+    };
+    match renameat_with(CWD, tmp, CWD, target, flags) {
+        Ok(()) if exists => Swap::Exchanged,
+        Ok(()) => Swap::Moved,
+        Err(Errno::EXIST) => Swap::Refused,
+        Err(Errno::NOENT) if exists => Swap::Refused,
+        Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => Swap::Unsupported,
+        Err(e) => Swap::Failed(e.into()),
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+fn swap_in(_tmp: &Path, _target: &Path, _exists: bool) -> Swap {
+    Swap::Unsupported
+}
+/// Removes the temp files that ssofresh processes no longer running left beside the file at
+/// `path` and beside its symlink's target; returns how many.
+pub fn sweep_beside(path: &Path) -> usize {
+    let (dir, _) = beside(path);
+    let mut removed = scratch::sweep(&dir);
+    if let Ok(target) = resolve_links(path) {
+        let (target_dir, _) = beside(&target);
+        if target_dir != dir {
+            removed += scratch::sweep(&target_dir);
+        }
+    }
+    removed
+}
+
+/// The first steps of every write: links followed, folder made, stale temp files of dead
+/// ssofresh processes removed, the new content written and flushed to a temp file.
+fn prepare(path: &Path, contents: &[u8]) -> Result<(PathBuf, Option<u32>, Scratch), FsError> {
     let target = resolve_links(path)?;
     let (dir, name) = beside(&target);
     create_private_dir(&dir)?;
+    scratch::sweep(&dir);
     let old_mode = match fs::metadata(&target) {
         Ok(meta) => Some(meta.permissions().mode() & 0o7777),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(fs_err("cannot inspect", &target)(e)),
     };
-    let tmp = dir.join(format!(
-        ".{name}.ssofresh-{}-{:08x}.tmp",
-        std::process::id(),
-        fastrand::u32(..)
-    ));
-    let result = write_then_rename(&tmp, &target, &dir, contents, unchanged);
-    if !matches!(result, Ok(true)) {
-        let _ = fs::remove_file(&tmp);
-    }
-    if !result? {
-        return Ok(None);
-    }
-    Ok(Some(Written {
-        target,
-        tightened_from: old_mode.filter(|m| m & 0o077 != 0),
-    }))
+    let mut scratch = Scratch::create(&dir, &name).map_err(|e| {
+        write_err(&target)(io::Error::new(
+            e.kind(),
+            format!("{e} (creating a temporary file in its folder)"),
+        ))
+    })?;
+    scratch.fill(contents).map_err(write_err(&target))?;
+    Ok((target, old_mode, scratch))
 }
 
-/// Writes and flushes the temp file, then renames it over `target` if `unchanged()` holds.
-fn write_then_rename(
-    tmp: &Path,
-    target: &Path,
-    dir: &Path,
-    contents: &[u8],
-    unchanged: impl FnOnce() -> bool,
-) -> Result<bool, FsError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(PRIVATE)
-        .open(tmp)
-        .map_err(fs_err("cannot create", tmp))?;
-    // The umask may have narrowed the mode further; make it exactly 0600.
-    file.set_permissions(fs::Permissions::from_mode(PRIVATE))
-        .map_err(fs_err("cannot set permissions on", tmp))?;
-    file.write_all(contents)
-        .map_err(fs_err("cannot write", tmp))?;
-    file.sync_all().map_err(fs_err("cannot flush", tmp))?;
-    drop(file);
-    if !unchanged() {
-        return Ok(false);
+/// What a write did, once the new content is in place and the rename durable.
+fn finish(target: PathBuf, old_mode: Option<u32>) -> Written {
+    if let Some(dir) = target.parent() {
+        sync_dir(dir);
     }
-    fs::rename(tmp, target).map_err(fs_err("cannot replace", target))?;
-    // Make the rename itself durable.
+    Written {
+        target,
+        tightened_from: old_mode.filter(|m| m & 0o077 != 0),
+    }
+}
+
+/// Makes a rename in `dir` durable.
+fn sync_dir(dir: &Path) {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(true)
 }
 
 /// Runs `f` while holding an exclusive lock shared by every ssofresh process that writes the
@@ -225,11 +373,11 @@ pub fn hold_instance_lock(path: &Path) -> Result<InstanceLock, InstanceError> {
 pub fn ensure_regular(path: &Path) -> Result<(), FsError> {
     let target = resolve_links(path)?;
     match fs::metadata(&target) {
-        Ok(meta) if !meta.is_file() => Err(FsError {
-            what: "refusing to replace",
-            path: target,
-            error: io::Error::other("it is not a regular file"),
-        }),
+        Ok(meta) if !meta.is_file() => Err(FsError::new(
+            "refusing to replace",
+            &target,
+            io::Error::other("it is not a regular file"),
+        )),
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(fs_err("cannot inspect", &target)(e)),
@@ -284,11 +432,11 @@ fn resolve_links(path: &Path) -> Result<PathBuf, FsError> {
             Err(e) => return Err(fs_err("cannot inspect", &current)(e)),
         }
     }
-    Err(FsError {
-        what: "too many levels of symbolic links at",
-        path: path.to_owned(),
-        error: io::Error::other("symlink loop"),
-    })
+    Err(FsError::new(
+        "too many levels of symbolic links at",
+        path,
+        io::Error::other("symlink loop"),
+    ))
 }
 
 /// Creates `dir` and any missing parents with mode 0700; existing folders are left as they are.
@@ -312,30 +460,62 @@ mod tests {
         fs::metadata(path).expect("metadata").permissions().mode() & 0o7777
     }
 
-    /// Regression (review 4): when the check made after the temp file is flushed fails (another
-    /// program wrote the file meanwhile), nothing is replaced and no temp file is left; when it
-    /// holds, the file is replaced.
-    #[test]
-    fn replace_if_checks_just_before_the_rename() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("token.json");
-        fs::write(&path, "old").expect("write");
-        let written = replace_if(&path, b"ours", || {
-            // The user's `aws sso login` lands while ssofresh's temp file is flushed.
-            fs::write(&path, "their login").expect("write");
-            fs::read(&path).is_ok_and(|now| now == b"old")
-        })
-        .expect("no I/O error");
-        assert!(written.is_none());
-        assert_eq!(fs::read_to_string(&path).expect("read"), "their login");
-        let names: Vec<_> = fs::read_dir(dir.path())
+    fn names(dir: &Path) -> Vec<std::ffi::OsString> {
+        let mut names: Vec<_> = fs::read_dir(dir)
             .expect("list")
             .map(|e| e.expect("entry").file_name())
             .collect();
-        assert_eq!(names, ["token.json"], "no temp file left");
-        let written = replace_if(&path, b"ours", || true).expect("no I/O error");
-        assert!(written.is_some());
+        names.sort();
+        names
+    }
+
+    /// Regression (review 4): a file another program changed since it was read is not
+    /// replaced, and no temp file is left; one that still holds what was read is replaced; a
+    /// file read as missing is not created over one that appeared meanwhile.
+    #[test]
+    fn replace_if_still_checks_what_was_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token.json");
+        fs::write(&path, "their login").expect("write");
+        let r = replace_if_still(&path, b"ours", Some(b"old")).expect("no I/O error");
+        assert_eq!(r, Replaced::Changed);
+        assert_eq!(fs::read_to_string(&path).expect("read"), "their login");
+        assert_eq!(names(dir.path()), ["token.json"], "no temp file left");
+        let r = replace_if_still(&path, b"ours", Some(b"their login")).expect("no I/O error");
+        assert!(matches!(r, Replaced::Written(_)), "{r:?}");
         assert_eq!(fs::read_to_string(&path).expect("read"), "ours");
+        assert_eq!(names(dir.path()), ["token.json"], "the replaced file is gone");
+        let r = replace_if_still(&path, b"mine", None).expect("no I/O error");
+        assert_eq!(r, Replaced::Changed);
+        let fresh = dir.path().join("fresh");
+        let r = replace_if_still(&fresh, b"mine", None).expect("no I/O error");
+        assert!(matches!(r, Replaced::Written(_)), "{r:?}");
+        assert_eq!(fs::read_to_string(&fresh).expect("read"), "mine");
+    }
+
+    /// A program that appends to the file just after the exchange (it opened the file before)
+    /// gets its write back: the exchange is undone and the caller told to redo its edit.
+    #[test]
+    fn late_append_undoes_the_exchange() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("credentials");
+        fs::write(&path, "[a]\n").expect("write");
+        let mut theirs = OpenOptions::new().append(true).open(&path).expect("open");
+        let watched = path.clone();
+        let appender = std::thread::spawn(move || {
+            // Append the moment the exchange has put the new file in place.
+            while fs::read(&watched).is_ok_and(|now| now == b"[a]\n") {
+                std::hint::spin_loop();
+            }
+            theirs.write_all(b"[b]\n").expect("append");
+        });
+        let late = Duration::from_millis(500);
+        let r = replace_watching(&path, b"[ours]\n", Some(b"[a]\n"), late).expect("no I/O error");
+        appender.join().expect("appender");
+        assert_eq!(r, Replaced::Changed);
+        assert_eq!(fs::read_to_string(&path).expect("read"), "[a]\n[b]\n");
+        assert_eq!(names(dir.path()), ["credentials"], "no temp file left");
     }
 
     /// A new file, in a new folder, is 0600 in a 0700 folder.
@@ -360,11 +540,7 @@ mod tests {
         let w = replace(&path, b"new").expect("replace");
         assert_eq!(w.tightened_from, Some(0o644));
         assert_eq!(mode(&path), 0o600);
-        assert_eq!(
-            fs::read_dir(dir.path()).expect("ls").count(),
-            1,
-            "no temp file left"
-        );
+        assert_eq!(names(dir.path()), ["credentials"], "no temp file left");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).expect("chmod");
         assert_eq!(make_private(&path).expect("chmod"), Some(0o640));
         assert_eq!(make_private(&path).expect("chmod"), None);

@@ -4,5 +4,7 @@
 pub mod config;
 pub mod credfile;
 pub mod fsio;
+pub mod guard;
 pub mod ini;
 pub mod paths;
+pub mod scratch;

@@ -307,19 +307,18 @@ fn ascii_json(text: &str) -> String {
     out
 }
 
-/// Writes a token file's new content (from [`refreshed`]) through [`fsio::replace_if`]:
+/// Writes a token file's new content (from [`refreshed`]) through [`fsio::replace_if_still`]:
 /// atomically, 0600, a symlinked file's target replaced and the link kept; and only if the file
-/// still holds `original` once the new content is flushed, just before the rename, so a login
-/// that lands meanwhile is never overwritten. `false` when the file changed (nothing written).
+/// still holds `original` once the new content is flushed, right before the rename (verified
+/// by the exchange where the platform has one), so a login that lands meanwhile is never
+/// overwritten. `false` when the file changed (nothing written).
 pub fn write_if_unchanged(
     path: &Path,
     contents: &[u8],
     original: &[u8],
 ) -> Result<bool, fsio::FsError> {
-    fsio::replace_if(path, contents, || {
-        std::fs::read(path).is_ok_and(|now| now == original)
-    })
-    .map(|written| written.is_some())
+    fsio::replace_if_still(path, contents, Some(original))
+        .map(|r| matches!(r, fsio::Replaced::Written(_)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,240 @@
+//! Reading a file that other programs write too, so that an edit is never built on a file
+//! another program is halfway through writing: [`read_settled`] waits until the file has been
+//! left alone for a moment (size, mtime and inode stable) and, when it looks cut short against
+//! the last version seen (see [`credentials_suspect`]), until it has been quiet much longer.
+//! The other half, the checks around the rename, is [`crate::files::fsio::replace_if_still`].
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::files::fsio::{self, FsError};
+use crate::files::ini::{self, Kind};
+
+/// A file modified less than this long ago may still be being written: it is read only once
+/// it has stayed the same this long.
+pub const SETTLE: Duration = Duration::from_millis(10);
+
+/// A file that looks cut short is taken as it is only once it has stayed the same this long:
+/// then it is what the user meant, not another program's write in progress.
+pub const SUSPECT_QUIET: Duration = Duration::from_millis(1000);
+
+/// How long [`read_settled`] waits for a file that keeps changing before giving up.
+pub const MAX_WAIT: Duration = Duration::from_secs(3);
+
+/// What identifies one state of a file: a write by any program changes at least one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+fn stamp(path: &Path) -> io::Result<Option<(Stamp, SystemTime)>> {
+    match fs::metadata(path) {
+        Ok(m) => Ok(Some((
+            Stamp {
+                dev: m.dev(),
+                ino: m.ino(),
+                size: m.size(),
+                mtime: (m.mtime(), m.mtime_nsec()),
+                ctime: (m.ctime(), m.ctime_nsec()),
+            },
+            m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The last version of each file seen by this process (read settled, or written).
+static LAST_SEEN: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+
+/// The last version of `path` this process read or wrote, if any.
+pub fn last_seen(path: &Path) -> Option<String> {
+    let memory = LAST_SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    memory.as_ref().and_then(|m| m.get(path).cloned())
+}
+
+/// Remembers `text` as the last version of `path` seen.
+pub fn remember(path: &Path, text: &str) {
+    let mut memory = LAST_SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    memory
+        .get_or_insert_with(HashMap::new)
+        .insert(path.to_owned(), text.to_owned());
+}
+
+/// Reads the text file at `path` (see [`fsio::read_text`]) once it has settled: not modified
+/// in the last [`SETTLE`], the same before and after the read. When `suspect(now, last)` holds
+/// against the last version seen, the file must have been quiet for [`SUSPECT_QUIET`] first.
+/// Gives up after [`MAX_WAIT`] of changes, leaving the file alone.
+pub fn read_settled(
+    path: &Path,
+    suspect: impl Fn(&str, &str) -> bool,
+) -> Result<Option<String>, FsError> {
+    let start = Instant::now();
+    let last = last_seen(path);
+    let inspect = |e| FsError::new("cannot inspect", path, e);
+    loop {
+        let before = stamp(path).map_err(inspect)?;
+        let quiet = before.map_or(Duration::MAX, |(_, mtime)| {
+            SystemTime::now()
+                .duration_since(mtime)
+                .unwrap_or(Duration::ZERO)
+        });
+        if quiet < SETTLE {
+            // Modified a moment ago (or in the future): it must stay the same for SETTLE.
+            std::thread::sleep(SETTLE);
+            if stamp(path).map_err(inspect)? != before {
+                give_up_after(start, path)?;
+                continue;
+            }
+        }
+        let text = fsio::read_text(path)?;
+        if stamp(path).map_err(inspect)? != before {
+            give_up_after(start, path)?;
+            continue;
+        }
+        if let (Some(now), Some(last)) = (&text, &last)
+            && quiet < SUSPECT_QUIET
+            && suspect(now, last)
+        {
+            give_up_after(start, path)?;
+            std::thread::sleep(SETTLE);
+            continue;
+        }
+        if let Some(text) = &text {
+            remember(path, text);
+        }
+        return Ok(text);
+    }
+}
+
+fn give_up_after(start: Instant, path: &Path) -> Result<(), FsError> {
+    if start.elapsed() < MAX_WAIT {
+        return Ok(());
+    }
+    Err(FsError::unchanged(
+        "cannot write",
+        path,
+        io::Error::other(format!(
+            "another program kept writing it for {} s",
+            MAX_WAIT.as_secs()
+        )),
+    ))
+}
+
+/// True when the credentials file `now` looks like another program's write in progress
+/// compared with `last`, the version seen before: it lost bytes outside ssofresh's sections
+/// (`own`), a section of ssofresh's lost keys, a line reads as no INI line at all where
+/// `last` had none such, or it lost its final line ending.
+pub fn credentials_suspect(now: &str, last: &str, own: &[&str]) -> bool {
+    let (now_lines, last_lines) = (ini::lex(now), ini::lex(last));
+    let now_parts = parts(&now_lines, own);
+    let last_parts = parts(&last_lines, own);
+    if now_parts.user_bytes < last_parts.user_bytes {
+        return true;
+    }
+    let cut = last_parts.own_keys.iter().any(|(section, keys)| {
+        now_parts
+            .own_keys
+            .get(section)
+            .is_some_and(|now_keys| now_keys < keys)
+    });
+    let ends = |t: &str| t.is_empty() || t.ends_with('\n') || t.ends_with('\r');
+    cut || (now_parts.invalid > last_parts.invalid) || (ends(last) && !ends(now))
+}
+
+struct Parts {
+    /// Bytes in lines outside the sections in `own`.
+    user_bytes: usize,
+    /// How many keys each of the sections in `own` holds.
+    own_keys: HashMap<String, usize>,
+    /// Lines configparser would reject.
+    invalid: usize,
+}
+
+fn parts(lines: &[ini::Line<'_>], own: &[&str]) -> Parts {
+    let mut out = Parts {
+        user_bytes: 0,
+        own_keys: HashMap::new(),
+        invalid: 0,
+    };
+    let mut current: Option<&str> = None;
+    for line in lines {
+        if let Kind::Section(name) = line.kind {
+            current = own.iter().copied().find(|o| *o == name);
+            if let Some(section) = current {
+                out.own_keys.entry(section.to_owned()).or_default();
+            }
+        }
+        match current {
+            Some(section) => {
+                if matches!(line.kind, Kind::Key { .. }) {
+                    *out.own_keys.entry(section.to_owned()).or_default() += 1;
+                }
+            }
+            None => out.user_bytes += line.text.len() + line.eol.len(),
+        }
+        if matches!(line.kind, Kind::Invalid(_)) {
+            out.invalid += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAST: &str = "# mine\n[personal]\naws_access_key_id = AKIAX\n\n[dev]\naws_access_key_id = ASIA\naws_secret_access_key = s\naws_session_token = t\n";
+
+    /// Each way an in-place writer's half-done file differs from the last version is caught;
+    /// ssofresh's own sections may change freely, and a user's addition is no suspect.
+    #[test]
+    fn suspects_half_written_files() {
+        let own = ["dev"];
+        assert!(!credentials_suspect(LAST, LAST, &own));
+        // Truncated to nothing, or to the first chunk of a rewrite.
+        assert!(credentials_suspect("", LAST, &own));
+        assert!(credentials_suspect("# mine\n[perso", LAST, &own));
+        // Own section cut short, a half line, no final newline.
+        let cut = LAST.replace("aws_session_token = t\n", "");
+        assert!(credentials_suspect(&cut, LAST, &own));
+        let half = LAST.replace("aws_session_token = t\n", "aws_sess");
+        assert!(credentials_suspect(&half, LAST, &own));
+        // What ssofresh itself changes, and what a user adds, is fine.
+        let renewed = LAST.replace("= t\n", "= a-longer-new-token\n");
+        assert!(!credentials_suspect(&renewed, LAST, &own));
+        let added = format!("{LAST}\n[new]\nregion = eu-west-1\n");
+        assert!(!credentials_suspect(&added, LAST, &own));
+        // A user's file without a final newline stays acceptable once it was seen so.
+        let no_eol = LAST.trim_end();
+        assert!(!credentials_suspect(no_eol, no_eol, &own));
+    }
+
+    /// A file modified just now is read only after it stayed the same for SETTLE; a file that
+    /// looks cut short is read only after SUSPECT_QUIET; a quiet file is read at once.
+    #[test]
+    fn waits_for_quiet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("credentials");
+        fs::write(&path, LAST).expect("write");
+        let start = Instant::now();
+        let seen = read_settled(&path, |n, l| credentials_suspect(n, l, &["dev"]));
+        assert_eq!(seen.expect("read").as_deref(), Some(LAST));
+        assert!(start.elapsed() >= SETTLE, "a fresh file waits for SETTLE");
+        // Truncated (by a co-writer halfway through its rewrite): waits, then takes it.
+        fs::write(&path, "# mine\n").expect("write");
+        let start = Instant::now();
+        let seen = read_settled(&path, |n, l| credentials_suspect(n, l, &["dev"]));
+        assert_eq!(seen.expect("read").as_deref(), Some("# mine\n"));
+        assert!(start.elapsed() >= SUSPECT_QUIET - SETTLE, "{:?}", start.elapsed());
+    }
+}
