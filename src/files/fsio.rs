@@ -304,7 +304,12 @@ pub fn with_write_lock<T, E: From<FsError>>(
         .write(true)
         .mode(PRIVATE)
         .open(&lock_path)
-        .map_err(fs_err("cannot open the lock file", &lock_path))?;
+        .map_err(|e| {
+            write_err(path)(io::Error::new(
+                e.kind(),
+                format!("{e} (creating its lock file {})", lock_path.display()),
+            ))
+        })?;
     lock.lock().map_err(fs_err("cannot lock", &lock_path))?;
     let result = f();
     let _ = lock.unlock();

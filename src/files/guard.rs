@@ -17,7 +17,7 @@ use crate::files::ini::{self, Kind};
 
 /// A file modified less than this long ago may still be being written: it is read only once
 /// it has stayed the same this long.
-pub const SETTLE: Duration = Duration::from_millis(10);
+pub const SETTLE: Duration = Duration::from_millis(3);
 
 /// A file that looks cut short is taken as it is only once it has stayed the same this long:
 /// then it is what the user meant, not another program's write in progress.
@@ -53,42 +53,49 @@ fn stamp(path: &Path) -> io::Result<Option<(Stamp, SystemTime)>> {
     }
 }
 
-/// The last version of each file seen by this process (read settled, or written).
-static LAST_SEEN: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+/// The last version of each file seen by this process (read settled, or written), and the
+/// file's stamp then.
+static LAST_SEEN: Mutex<Option<HashMap<PathBuf, (String, Option<Stamp>)>>> = Mutex::new(None);
 
-/// The last version of `path` this process read or wrote, if any.
-pub fn last_seen(path: &Path) -> Option<String> {
+/// The last version of `path` this process read or wrote, if any, and its stamp then.
+fn last_seen(path: &Path) -> Option<(String, Option<Stamp>)> {
     let memory = LAST_SEEN.lock().unwrap_or_else(|e| e.into_inner());
     memory.as_ref().and_then(|m| m.get(path).cloned())
 }
 
-/// Remembers `text` as the last version of `path` seen.
+/// Remembers `text` as the last version of `path` seen (call it right after writing it).
 pub fn remember(path: &Path, text: &str) {
+    remember_stamped(path, text, stamp(path).ok().flatten().map(|(s, _)| s));
+}
+
+fn remember_stamped(path: &Path, text: &str, now: Option<Stamp>) {
     let mut memory = LAST_SEEN.lock().unwrap_or_else(|e| e.into_inner());
     memory
         .get_or_insert_with(HashMap::new)
-        .insert(path.to_owned(), text.to_owned());
+        .insert(path.to_owned(), (text.to_owned(), now));
 }
 
 /// Reads the text file at `path` (see [`fsio::read_text`]) once it has settled: not modified
-/// in the last [`SETTLE`], the same before and after the read. When `suspect(now, last)` holds
-/// against the last version seen, the file must have been quiet for [`SUSPECT_QUIET`] first.
-/// Gives up after [`MAX_WAIT`] of changes, leaving the file alone.
+/// in the last [`SETTLE`] (unless it is as this process last wrote or read it), the same
+/// before and after the read. When `suspect(now, last)` holds against the last version seen,
+/// the file must have been quiet for [`SUSPECT_QUIET`] first. Gives up after [`MAX_WAIT`] of
+/// changes, leaving the file alone.
 pub fn read_settled(
     path: &Path,
     suspect: impl Fn(&str, &str) -> bool,
 ) -> Result<Option<String>, FsError> {
     let start = Instant::now();
-    let last = last_seen(path);
+    let (last, last_stamp) = last_seen(path).unzip();
     let inspect = |e| FsError::new("cannot inspect", path, e);
     loop {
         let before = stamp(path).map_err(inspect)?;
+        let as_left = before.is_some() && before.map(|(s, _)| s) == last_stamp.flatten();
         let quiet = before.map_or(Duration::MAX, |(_, mtime)| {
             SystemTime::now()
                 .duration_since(mtime)
                 .unwrap_or(Duration::ZERO)
         });
-        if quiet < SETTLE {
+        if quiet < SETTLE && !as_left {
             // Modified a moment ago (or in the future): it must stay the same for SETTLE.
             std::thread::sleep(SETTLE);
             if stamp(path).map_err(inspect)? != before {
@@ -103,6 +110,7 @@ pub fn read_settled(
         }
         if let (Some(now), Some(last)) = (&text, &last)
             && quiet < SUSPECT_QUIET
+            && !as_left
             && suspect(now, last)
         {
             give_up_after(start, path)?;
@@ -110,7 +118,7 @@ pub fn read_settled(
             continue;
         }
         if let Some(text) = &text {
-            remember(path, text);
+            remember_stamped(path, text, before.map(|(s, _)| s));
         }
         return Ok(text);
     }

@@ -3,6 +3,12 @@
 //! - [`common`]: the harness: temporary HOME, the real binary, the local portal, real readers.
 //! - [`daemon`]: `ssofresh` as a daemon: logins landing, renewal, token refresh, faults,
 //!   logout, other writers, signals, one instance per credentials file.
+//! - [`crash`]: SIGKILL at random moments of `--once` and of a token refresh: files whole,
+//!   no temp file after the next start.
+//! - [`cowriters`]: four kinds of other programs writing the credentials file while the
+//!   daemon renews: the file always parses, their last write is there, lost updates counted.
+//! - [`write_failures`]: a full disk (file-size limit), a read-only folder, a file of another
+//!   user: the credentials file named and left unchanged, no temp file, the daemon keeps going.
 //! - [`once`]: `ssofresh --once` as users run it, judged by botocore and the JavaScript SDK v2.
 //! - [`network`]: HTTPS with a private CA, and proxies, through the real binary.
 //! - [`oidc_selftest`]: one token refresh through `ssofresh::login::oidc` against the local SSO OIDC,
@@ -14,6 +20,8 @@
 
 mod botocore_config;
 mod common;
+mod cowriters;
+mod crash;
 mod daemon;
 mod editor_botocore;
 mod harness_selftest;
@@ -24,3 +32,4 @@ mod portal_selftest;
 mod readers_selftest;
 mod secrets_echoed;
 mod service_files;
+mod write_failures;
