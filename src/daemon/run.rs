@@ -26,8 +26,10 @@ use crate::secret::redact;
 /// How many GetRoleCredentials calls may be in flight at once.
 pub const MAX_CONCURRENT_CALLS: usize = 8;
 
-/// How many times a write is redone when another program changes the file meanwhile.
-const WRITE_ATTEMPTS: usize = 5;
+/// How long a write keeps being redone while another program keeps changing the file; each
+/// redo waits a random 1–8 ms first, so that a program writing at a steady pace is not met
+/// in step.
+const WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What a pass is asked to do.
 #[derive(Debug, Clone)]
@@ -164,7 +166,8 @@ fn edit_and_replace(
         .map(|u| u.section)
         .chain(removals.iter().map(|r| r.section))
         .collect();
-    for _ in 0..WRITE_ATTEMPTS {
+    let start = std::time::Instant::now();
+    while start.elapsed() < WRITE_PATIENCE {
         let old = guard::read_settled(path, |now, last| {
             guard::credentials_suspect(now, last, &own)
         })?;
@@ -198,6 +201,7 @@ fn edit_and_replace(
             Replaced::Written(written) => written,
             Replaced::Changed => {
                 debug!(path = %path.display(), "another program wrote the file meanwhile; redoing the edit");
+                std::thread::sleep(std::time::Duration::from_millis(fastrand::u64(1..=8)));
                 continue;
             }
         };

@@ -24,7 +24,7 @@ pub const PRIVATE: u32 = 0o600;
 
 /// How long the file an exchange replaced is watched for another program's late write (one
 /// that opened it before the exchange).
-pub const LATE_WRITES: Duration = Duration::from_millis(5);
+pub const LATE_WRITES: Duration = Duration::from_millis(3);
 
 /// A file-system operation that failed, with the path it concerns.
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,6 +76,7 @@ fn write_once(kind: Kind, path: &Path, i: u64) -> String {
                 Kind::Rename => {
                     let tmp = path.with_file_name("credentials.cowriter-tmp");
                     fs::write(&tmp, &text).expect("write");
+                    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).expect("chmod");
                     fs::rename(&tmp, path).expect("rename");
                 }
                 _ => {
@@ -200,6 +202,15 @@ fn race(kind: Kind) {
     assert!(text.contains(&last_write), "the co-writer's last write is gone:\n{text}");
     assert!(seen.get("error").is_none() && seen.get("p000").is_some(), "{seen}");
     assert!(tally.writes > 100, "the co-writer barely wrote: {}", tally.writes);
+    if stress() {
+        // The bar: at most a few per 10,000.
+        assert!(
+            tally.lost * 10_000 <= 10 * tally.writes,
+            "{} lost in {} writes",
+            tally.lost,
+            tally.writes
+        );
+    }
 }
 
 /// An appending co-writer (`echo … >> credentials`) against a daemon writing 4+ times a second.
