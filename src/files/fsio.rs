@@ -165,11 +165,15 @@ fn replace_watching(
     match swap_in(&tmp, &target, expected.is_some()) {
         Swap::Exchanged => {
             // `tmp` now names the file that was replaced: is it what was read?
-            let before = fs::metadata(&tmp).ok().map(|m| (m.len(), m.modified().ok()));
+            let before = fs::metadata(&tmp)
+                .ok()
+                .map(|m| (m.len(), m.modified().ok()));
             let mut undone = !holds_expected(&tmp);
             if !undone {
                 std::thread::sleep(late);
-                let after = fs::metadata(&tmp).ok().map(|m| (m.len(), m.modified().ok()));
+                let after = fs::metadata(&tmp)
+                    .ok()
+                    .map(|m| (m.len(), m.modified().ok()));
                 undone = after != before && !holds_expected(&tmp);
             }
             if undone {
@@ -489,7 +493,11 @@ mod tests {
         let r = replace_if_still(&path, b"ours", Some(b"their login")).expect("no I/O error");
         assert!(matches!(r, Replaced::Written(_)), "{r:?}");
         assert_eq!(fs::read_to_string(&path).expect("read"), "ours");
-        assert_eq!(names(dir.path()), ["token.json"], "the replaced file is gone");
+        assert_eq!(
+            names(dir.path()),
+            ["token.json"],
+            "the replaced file is gone"
+        );
         let r = replace_if_still(&path, b"mine", None).expect("no I/O error");
         assert_eq!(r, Replaced::Changed);
         let fresh = dir.path().join("fresh");

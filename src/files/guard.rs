@@ -243,6 +243,10 @@ mod tests {
         let start = Instant::now();
         let seen = read_settled(&path, |n, l| credentials_suspect(n, l, &["dev"]));
         assert_eq!(seen.expect("read").as_deref(), Some("# mine\n"));
-        assert!(start.elapsed() >= SUSPECT_QUIET - SETTLE, "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= SUSPECT_QUIET - SETTLE,
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

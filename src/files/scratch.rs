@@ -155,7 +155,10 @@ pub fn temp_owner(name: &str) -> Option<u32> {
 
 /// Whether process `pid` is still running (a process of another user counts as running).
 fn alive(pid: u32) -> bool {
-    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return false;
     };
     !matches!(
@@ -278,7 +281,11 @@ mod tests {
     fn unnamed_on_linux() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = Scratch::create(dir.path(), "credentials").expect("create");
-        assert!(s.is_unnamed(), "O_TMPFILE refused in {}", dir.path().display());
+        assert!(
+            s.is_unnamed(),
+            "O_TMPFILE refused in {}",
+            dir.path().display()
+        );
         s.fill(b"secret").expect("fill");
         assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 0);
     }

@@ -123,7 +123,12 @@ fn cowrite(kind: Kind, path: PathBuf, stop: Arc<AtomicBool>) -> (Tally, String) 
 
 /// Lands a new login (renamed into place, as botocore writes it) every 250 ms until `stop`;
 /// returns the last access token.
-fn land_logins(home_cache: PathBuf, token_path: PathBuf, portal: Arc<Portal>, stop: Arc<AtomicBool>) -> String {
+fn land_logins(
+    home_cache: PathBuf,
+    token_path: PathBuf,
+    portal: Arc<Portal>,
+    stop: Arc<AtomicBool>,
+) -> String {
     let mut last = "tok-corp".to_owned();
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -179,9 +184,11 @@ fn race(kind: Kind) {
                 .is_some_and(|c| c.token == last_token && text.contains(&c.access_key_id))
         })
     };
-    d.wait_for("ssofresh's sections current", Duration::from_secs(15), || {
-        fs::read_to_string(&path).is_ok_and(|t| current(&t) && wholeness_problem(&t).is_none())
-    });
+    d.wait_for(
+        "ssofresh's sections current",
+        Duration::from_secs(15),
+        || fs::read_to_string(&path).is_ok_and(|t| current(&t) && wholeness_problem(&t).is_none()),
+    );
     let text = fs::read_to_string(&path).expect("read");
     let seen = botocore_raw(&path);
     let log = d.log();
@@ -199,9 +206,19 @@ fn race(kind: Kind) {
         tally.broken.len(),
         tally.broken[0]
     );
-    assert!(text.contains(&last_write), "the co-writer's last write is gone:\n{text}");
-    assert!(seen.get("error").is_none() && seen.get("p000").is_some(), "{seen}");
-    assert!(tally.writes > 100, "the co-writer barely wrote: {}", tally.writes);
+    assert!(
+        text.contains(&last_write),
+        "the co-writer's last write is gone:\n{text}"
+    );
+    assert!(
+        seen.get("error").is_none() && seen.get("p000").is_some(),
+        "{seen}"
+    );
+    assert!(
+        tally.writes > 100,
+        "the co-writer barely wrote: {}",
+        tally.writes
+    );
     if stress() {
         // The bar: at most a few per 10,000.
         assert!(

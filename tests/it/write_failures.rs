@@ -1,6 +1,6 @@
 //! Writes that fail: a full disk (a file-size limit, `RLIMIT_FSIZE`, set with `prlimit`), a
-//! folder ssofresh may not write in, a credentials file of another user (both run as `nobody`
-//! through `setpriv`). Each time the error names the credentials file (never a temp file) and
+//! folder ssofresh may not write in, a credentials file of another user (when the tests run as
+//! root, ssofresh runs as `nobody` through `setpriv`, since permissions do not stop root). Each time the error names the credentials file (never a temp file) and
 //! says it was left unchanged, the file is byte for byte as it was, no temp file is left, and
 //! the daemon keeps running and writes once the cause is gone.
 
@@ -43,6 +43,7 @@ const FSIZE: &str = "--fsize=200:unlimited";
 #[track_caller]
 fn assert_names_the_file(message: &str, home: &TestHome) {
     let path = home.credentials_path();
+    println!("the message: {}", message.trim_end());
     assert!(
         message.contains(&format!("cannot write {}", path.display())),
         "{message}"
@@ -71,7 +72,10 @@ fn file_size_limit_once() {
 #[test]
 fn file_size_limit_daemon_keeps_running() {
     let (home, portal) = many_profiles_home(20, Duration::from_secs(3600));
-    let d = Daemon::spawn(wrapped(&ssofresh(&home, &portal), &["prlimit", FSIZE, "--"]));
+    let d = Daemon::spawn(wrapped(
+        &ssofresh(&home, &portal),
+        &["prlimit", FSIZE, "--"],
+    ));
     d.wait_for("the write error", Duration::from_secs(20), || {
         d.log().contains("left unchanged")
     });
@@ -94,24 +98,46 @@ fn file_size_limit_daemon_keeps_running() {
     let _ = d.stop();
 }
 
-/// Makes the temp HOME reachable by `nobody` and hands it the config and token cache.
-fn open_to_nobody(home: &TestHome) {
+/// True when the tests run as root, whom permissions do not stop: ssofresh then runs as
+/// `nobody` through `setpriv`.
+fn root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Makes the temp HOME reachable by `nobody` and hands it the config, the token cache and,
+/// with `own_credentials`, the credentials file. Nothing to do when not root.
+fn open_to_nobody(home: &TestHome, own_credentials: bool) {
+    if !root() {
+        return;
+    }
     for dir in [home.path(), &home.aws_dir()] {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).expect("chmod");
     }
-    let mut stack = vec![home.aws_dir().join("sso")];
+    let mut stack = vec![home.aws_dir().join("sso"), home.config_path()];
+    if own_credentials {
+        stack.push(home.credentials_path());
+    }
     while let Some(p) = stack.pop() {
         chown(&p, Some(NOBODY), Some(NOBODY)).expect("chown");
         if p.is_dir() {
-            stack.extend(fs::read_dir(&p).expect("ls").map(|e| e.expect("entry").path()));
+            stack.extend(
+                fs::read_dir(&p)
+                    .expect("ls")
+                    .map(|e| e.expect("entry").path()),
+            );
         }
     }
-    chown(home.config_path(), Some(NOBODY), Some(NOBODY)).expect("chown");
 }
 
-fn as_nobody(home: &TestHome, portal: &Portal) -> Command {
+/// `ssofresh --once`, as `nobody` when the tests run as root.
+fn once_unprivileged(home: &TestHome, portal: &Portal) -> Command {
+    let mut cmd = ssofresh(home, portal);
+    cmd.arg("--once");
+    if !root() {
+        return cmd;
+    }
     wrapped(
-        ssofresh(home, portal).arg("--once"),
+        &cmd,
         &[
             "setpriv",
             &format!("--reuid={NOBODY}"),
@@ -126,14 +152,23 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).expect("meta").permissions().mode() & 0o7777
 }
 
-/// A folder ssofresh may not write in (`~/.aws` of root, mode 0755; the file is the user's):
-/// the error names the credentials file and says it was left unchanged.
+/// A folder ssofresh may not write in (root's `~/.aws`, or the user's at mode 0555; the file
+/// and its lock file are the user's): the error names the credentials file (not the temp file
+/// it could not create) and says it was left unchanged.
 #[test]
 fn read_only_folder() {
     let (home, portal) = many_profiles_home(3, Duration::from_secs(3600));
-    open_to_nobody(&home);
-    chown(home.credentials_path(), Some(NOBODY), Some(NOBODY)).expect("chown");
-    let out = run(as_nobody(&home, &portal));
+    // The lock file is there already (from an earlier run): the temp file is what fails.
+    fs::write(home.aws_dir().join(".credentials.ssofresh.lock"), "").expect("lock file");
+    open_to_nobody(&home, true);
+    if root() {
+        let lock = home.aws_dir().join(".credentials.ssofresh.lock");
+        chown(lock, Some(NOBODY), Some(NOBODY)).expect("chown");
+    } else {
+        fs::set_permissions(home.aws_dir(), fs::Permissions::from_mode(0o555)).expect("chmod");
+    }
+    let out = run(once_unprivileged(&home, &portal));
+    fs::set_permissions(home.aws_dir(), fs::Permissions::from_mode(0o755)).expect("chmod");
     out.assert_status(1);
     assert_names_the_file(&out.stderr, &home);
     assert!(out.stderr.contains("ermission denied"), "{}", out.stderr);
@@ -141,25 +176,30 @@ fn read_only_folder() {
     assert_eq!(stray_temps(&home.aws_dir()), Vec::<String>::new());
 }
 
-/// A credentials file of another user (root's, 0600) in a folder ssofresh may write in: it
-/// cannot be read, the error names it, and it is left as it was (still root's, still 0600).
+/// A credentials file ssofresh may not read (root's, 0600, in a folder of its own; or, not
+/// as root, the user's at mode 0000): the error names it and it is left as it was.
 #[test]
 fn file_of_another_user() {
     let (home, portal) = many_profiles_home(3, Duration::from_secs(3600));
-    open_to_nobody(&home);
-    chown(home.aws_dir(), Some(NOBODY), Some(NOBODY)).expect("chown");
-    fs::set_permissions(home.credentials_path(), fs::Permissions::from_mode(0o600))
-        .expect("chmod");
-    let out = run(as_nobody(&home, &portal));
-    out.assert_status(1);
+    open_to_nobody(&home, false);
     let path = home.credentials_path();
+    let locked = if root() {
+        chown(home.aws_dir(), Some(NOBODY), Some(NOBODY)).expect("chown");
+        0o600
+    } else {
+        0o000
+    };
+    fs::set_permissions(&path, fs::Permissions::from_mode(locked)).expect("chmod");
+    let out = run(once_unprivileged(&home, &portal));
+    out.assert_status(1);
     assert!(
         out.stderr.contains(&path.display().to_string()) && out.stderr.contains("ermission denied"),
         "{}",
         out.stderr
     );
     assert!(!out.stderr.contains(".tmp"), "{}", out.stderr);
+    assert_eq!(mode(&path), locked);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
     assert_eq!(home.read_credentials(), USER_HEAD);
-    assert_eq!(mode(&path), 0o600);
     assert_eq!(stray_temps(&home.aws_dir()), Vec::<String>::new());
 }
