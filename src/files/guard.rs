@@ -55,10 +55,13 @@ fn stamp(path: &Path) -> io::Result<Option<(Stamp, SystemTime)>> {
 
 /// The last version of each file seen by this process (read settled, or written), and the
 /// file's stamp then.
-static LAST_SEEN: Mutex<Option<HashMap<PathBuf, (String, Option<Stamp>)>>> = Mutex::new(None);
+static LAST_SEEN: Mutex<Option<HashMap<PathBuf, Seen>>> = Mutex::new(None);
+
+/// A version of a file as seen: its text and its stamp then.
+type Seen = (String, Option<Stamp>);
 
 /// The last version of `path` this process read or wrote, if any, and its stamp then.
-fn last_seen(path: &Path) -> Option<(String, Option<Stamp>)> {
+fn last_seen(path: &Path) -> Option<Seen> {
     let memory = LAST_SEEN.lock().unwrap_or_else(|e| e.into_inner());
     memory.as_ref().and_then(|m| m.get(path).cloned())
 }

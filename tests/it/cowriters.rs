@@ -193,7 +193,7 @@ fn race(kind: Kind) {
     let seen = botocore_raw(&path);
     let log = d.log();
     let _ = d.stop();
-    println!(
+    eprintln!(
         "{kind:?} co-writer, {elapsed:.1?}: {} writes, {} lost ({:.1} per 10,000), {} unparsable",
         tally.writes,
         tally.lost,

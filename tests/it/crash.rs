@@ -123,6 +123,17 @@ fn spawn_quiet(mut cmd: std::process::Command) -> Child {
     cmd.spawn().expect("spawn ssofresh")
 }
 
+/// Runs `--once` to the end, output discarded; panics naming `what` unless it succeeds.
+fn once_clean(home: &TestHome, portal: &Portal, what: &str) {
+    let status = ssofresh(home, portal)
+        .arg("--once")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run");
+    assert!(status.success(), "{what} failed: {status}");
+}
+
 fn kill(mut child: Child) {
     let _ = child.kill();
     child.wait().expect("reap");
@@ -140,14 +151,8 @@ fn once_killed_at_random_moments() {
     let aws = home.aws_dir();
     // One clean run, timed: kills fall anywhere in a run's length.
     let start = Instant::now();
-    let status = ssofresh(&home, &portal)
-        .arg("--once")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run");
+    once_clean(&home, &portal, "the clean run");
     let run_time = start.elapsed();
-    assert!(status.success(), "the clean run failed: {status}");
     let snapshots = tempfile::tempdir().expect("tempdir");
     let mut stranded = 0;
     for k in 0..kills {
@@ -168,13 +173,7 @@ fn once_killed_at_random_moments() {
         fs::write(snapshots.path().join(format!("{k:04}")), &text).expect("snapshot");
         stranded += stray_temps(&aws).len();
     }
-    let status = ssofresh(&home, &portal)
-        .arg("--once")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run");
-    assert!(status.success(), "the run after the kills failed: {status}");
+    once_clean(&home, &portal, "the run after the kills");
     assert_eq!(stray_temps(&aws), Vec::<String>::new(), "temp files left");
     let mut paths: Vec<_> = fs::read_dir(snapshots.path())
         .expect("ls")
@@ -188,7 +187,7 @@ fn once_killed_at_random_moments() {
             path.display()
         );
     }
-    println!(
+    eprintln!(
         "{kills} kills of --once with {PROFILES} profiles (a run takes {run_time:?}): \
          {stranded} temp file(s) seen right after a kill, 0 after the next start"
     );
@@ -232,15 +231,9 @@ fn daemon_killed_during_token_refresh() {
         }
         stranded += stray_temps(&cache).len();
     }
-    let status = ssofresh(&home, &portal)
-        .arg("--once")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run");
-    assert!(status.success(), "the run after the kills failed: {status}");
+    once_clean(&home, &portal, "the run after the kills");
     assert_eq!(stray_temps(&cache), Vec::<String>::new(), "temp files left");
-    println!(
+    eprintln!(
         "{kills} kills of a daemon refreshing its token: {refreshed} after the new file was in \
          place, {stranded} temp file(s) seen right after a kill, 0 after the next start"
     );

@@ -43,7 +43,7 @@ const FSIZE: &str = "--fsize=200:unlimited";
 #[track_caller]
 fn assert_names_the_file(message: &str, home: &TestHome) {
     let path = home.credentials_path();
-    println!("the message: {}", message.trim_end());
+    eprintln!("the message: {}", message.trim_end());
     assert!(
         message.contains(&format!("cannot write {}", path.display())),
         "{message}"
