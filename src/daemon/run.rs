@@ -26,6 +26,10 @@ use crate::secret::redact;
 /// How many GetRoleCredentials calls may be in flight at once.
 pub const MAX_CONCURRENT_CALLS: usize = 8;
 
+/// How long after a write, made while another program was at work on the file, the file is
+/// looked at again for an older copy written back over it.
+const REAPPLY_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// How long a write keeps being redone while another program keeps changing the file; each
 /// redo waits a random 1–8 ms first, so that a program writing at a steady pace is not met
 /// in step.
@@ -167,10 +171,12 @@ fn edit_and_replace(
         .chain(removals.iter().map(|r| r.section))
         .collect();
     let start = std::time::Instant::now();
+    let mut done: Option<Wrote> = None;
     while start.elapsed() < WRITE_PATIENCE {
-        let old = guard::read_settled(path, |now, last| {
+        let settled = guard::read_settled(path, |now, last| {
             guard::credentials_suspect(now, last, &own)
         })?;
+        let old = settled.text;
         let old_text = old.as_deref().unwrap_or("");
         if old_text.starts_with('\u{feff}') {
             return Err(Fatal::ByteOrderMark(path.to_owned()));
@@ -182,6 +188,12 @@ fn edit_and_replace(
             for (section, why) in removed.refused {
                 debug!(section, "not removed: {why}");
             }
+        }
+        if let Some(done) = done.take() {
+            if edit.text == old_text {
+                return Ok(done);
+            }
+            debug!(path = %path.display(), "another program wrote back an older copy; writing again");
         }
         if edit.text == old_text {
             debug!(path = %path.display(), "credentials file already up to date");
@@ -215,13 +227,20 @@ fn edit_and_replace(
                 path.display()
             );
         }
-        return Ok(Wrote {
+        let wrote = Wrote {
             refused: edit.refused,
             text: edit.text,
             tightened_from: written.tightened_from,
-        });
+        };
+        if !settled.others_active {
+            return Ok(wrote);
+        }
+        // Another program is at work: if it read the file before this write, it may write
+        // its older copy back in a moment. Look again, and redo the edit if it did.
+        std::thread::sleep(REAPPLY_AFTER);
+        done = Some(wrote);
     }
-    Err(Fatal::Busy(path.to_owned()))
+    done.ok_or_else(|| Fatal::Busy(path.to_owned()))
 }
 
 /// Reads a login's token file and says what it holds.

@@ -83,10 +83,7 @@ fn remember_stamped(path: &Path, text: &str, now: Option<Stamp>) {
 /// before and after the read. When `suspect(now, last)` holds against the last version seen,
 /// the file must have been quiet for [`SUSPECT_QUIET`] first. Gives up after [`MAX_WAIT`] of
 /// changes, leaving the file alone.
-pub fn read_settled(
-    path: &Path,
-    suspect: impl Fn(&str, &str) -> bool,
-) -> Result<Option<String>, FsError> {
+pub fn read_settled(path: &Path, suspect: impl Fn(&str, &str) -> bool) -> Result<Settled, FsError> {
     let start = Instant::now();
     let (last, last_stamp) = last_seen(path).unzip();
     let inspect = |e| FsError::new("cannot inspect", path, e);
@@ -123,8 +120,21 @@ pub fn read_settled(
         if let Some(text) = &text {
             remember_stamped(path, text, before.map(|(s, _)| s));
         }
-        return Ok(text);
+        return Ok(Settled {
+            text,
+            others_active: !as_left && quiet < SUSPECT_QUIET,
+        });
     }
+}
+
+/// A file as [`read_settled`] read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// Its text; `None` when it does not exist.
+    pub text: Option<String>,
+    /// Another program changed it in the last [`SUSPECT_QUIET`]: it may be at work still, and
+    /// may write back an older copy over the write about to be made.
+    pub others_active: bool,
 }
 
 fn give_up_after(start: Instant, path: &Path) -> Result<(), FsError> {
@@ -239,13 +249,13 @@ mod tests {
         fs::write(&path, LAST).expect("write");
         let start = Instant::now();
         let seen = read_settled(&path, |n, l| credentials_suspect(n, l, &["dev"]));
-        assert_eq!(seen.expect("read").as_deref(), Some(LAST));
+        assert_eq!(seen.expect("read").text.as_deref(), Some(LAST));
         assert!(start.elapsed() >= SETTLE, "a fresh file waits for SETTLE");
         // Truncated (by a co-writer halfway through its rewrite): waits, then takes it.
         fs::write(&path, "# mine\n").expect("write");
         let start = Instant::now();
         let seen = read_settled(&path, |n, l| credentials_suspect(n, l, &["dev"]));
-        assert_eq!(seen.expect("read").as_deref(), Some("# mine\n"));
+        assert_eq!(seen.expect("read").text.as_deref(), Some("# mine\n"));
         assert!(
             start.elapsed() >= SUSPECT_QUIET - SETTLE,
             "{:?}",
