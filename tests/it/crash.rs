@@ -215,7 +215,7 @@ fn daemon_killed_during_token_refresh() {
         );
         let before = fs::read(&token_path).expect("token");
         let child = spawn_quiet(ssofresh(&home, &portal));
-        thread::sleep(Duration::from_millis(fastrand::u64(0..400)));
+        thread::sleep(Duration::from_millis(fastrand::u64(0..1000)));
         kill(child);
         let after = fs::read(&token_path).expect("token file still there");
         if after != before {
