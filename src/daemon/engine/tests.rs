@@ -1271,6 +1271,9 @@ fn failing(ms: i64, error: CallError) -> Answer {
     }
 }
 
+/// An answer not yet given: when, to which profile, for which token version, and what.
+type Pending = (DateTime<Utc>, String, u64, Result<(), CallError>);
+
 /// Runs `e` as the shell does from `start` for `span`: the calls `decide` makes are answered
 /// as `answer(profile index)` says (1-hour credentials), every wake the engine asks for is
 /// taken, and every write succeeds. Returns each write as (ms after `start`, sections).
@@ -1281,8 +1284,7 @@ fn drive(
     answer: impl Fn(usize) -> Answer,
 ) -> Vec<(i64, usize)> {
     let mut writes = Vec::new();
-    // Answers not yet given: (when, profile, version, result).
-    let mut out: Vec<(DateTime<Utc>, String, u64, Result<(), CallError>)> = Vec::new();
+    let mut out: Vec<Pending> = Vec::new();
     let mut now = start;
     let mut n = 0;
     loop {
