@@ -17,6 +17,7 @@ pub mod run;
 pub mod watch;
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -205,6 +206,18 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// What a failed write is reported as: always naming the credentials file and saying it was
+/// left as it was, whatever step failed (a full disk fails on the temp file, gone by now).
+fn write_failure(path: &Path, error: &Fatal) -> String {
+    let message = error.to_string();
+    let file = path.display().to_string();
+    if message.contains(&file) {
+        message
+    } else {
+        format!("{file} was left unchanged: {message}")
+    }
+}
+
 /// Re-points the watches and logs any folder that could not be watched.
 fn rearm(watcher: Option<&mut Watcher>) {
     if let Some(w) = watcher {
@@ -324,7 +337,7 @@ impl Shell<'_> {
                             }
                         }
                         Err(e) if self.once => return Err(e),
-                        Err(e) => WriteResult::Failed(e.to_string()),
+                        Err(e) => WriteResult::Failed(write_failure(path, &e)),
                     };
                     let more = self.engine.handle(Event::Wrote(result), Utc::now());
                     queue.extend(more);

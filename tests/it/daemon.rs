@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 use crate::common::portal::Issued;
 use crate::common::{
-    Daemon, Outcome, Portal, Reply, TestHome, botocore_raw, botocore_read, botocore_sso_token,
-    run_with_timeout, ssofresh, token_json,
+    Daemon, Outcome, Portal, Replacements, Reply, TestHome, botocore_raw, botocore_read,
+    botocore_sso_token, run_with_timeout, ssofresh, token_json,
 };
 
 const START_URL: &str = "https://d-1234567890.awsapps.com/start";
@@ -1224,4 +1224,150 @@ fn no_timestamps_when_stderr_is_the_journal() {
         elsewhere.lines().all(|l| l.starts_with("20")),
         "timestamps when the journal is another stream:\n{elsewhere}"
     );
+}
+
+/// HOME with `n` sso-session profiles `p0`… on login `corp` (no login yet), the user's own
+/// keys in the credentials file, and a portal granting every role to `tok-corp`.
+fn many_profiles(n: u64) -> (TestHome, Portal) {
+    let home = TestHome::new();
+    let portal = Portal::start();
+    let mut config =
+        format!("[sso-session corp]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n");
+    for i in 0..n {
+        let account = format!("{:012}", 500_000_000_000u64 + i);
+        config.push_str(&format!(
+            "\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"
+        ));
+        portal.grant("tok-corp", &account, "Dev", HOUR);
+    }
+    home.write_config(&config);
+    home.write_credentials(MINE);
+    (home, portal)
+}
+
+/// The user's own keys, kept at the top of the credentials file.
+const MINE: &str =
+    "# my keys\n[personal]\naws_access_key_id = AKIAMINE\naws_secret_access_key = s\n";
+
+/// How many sections of the credentials file hold role credentials.
+fn sections_written(home: &TestHome) -> usize {
+    credentials(home).matches("aws_session_token").count()
+}
+
+/// One write per login: a login landing for 100 profiles replaces the credentials file once
+/// (as inotify sees it; twice at most should the box be so loaded that a call is still out
+/// a second after the first answer), and the user's lines stay.
+#[test]
+fn login_of_a_hundred_profiles_is_one_write() {
+    let (home, portal) = many_profiles(100);
+    let d = daemon(&home, &portal, &[]);
+    d.stays_up(SETTLE);
+    let replaced = Replacements::watch(&home.credentials_path());
+    home.write_token("corp", token_json("tok-corp", in_minutes(480)));
+    d.wait_for("100 sections written", SOON, || {
+        sections_written(&home) == 100
+    });
+    let writes = replaced.settled();
+    eprintln!("one login of 100 profiles: {writes} write(s)");
+    assert!((1..=2).contains(&writes), "{writes} writes\n{}", d.log());
+    assert!(credentials(&home).starts_with(MINE));
+    finish(d, &portal, &["tok-corp"]);
+}
+
+/// A slow call holds the others back about a second, not until it answers: 99 profiles are
+/// written in one write while it is still out, and it follows in a second write.
+#[test]
+fn slow_call_follows_in_a_second_write() {
+    let (home, portal) = many_profiles(100);
+    let slow = Duration::from_secs(5);
+    portal.script(
+        &format!("{:012}", 500_000_000_007u64),
+        "Dev",
+        [Reply::Ok.after(slow)],
+    );
+    let d = daemon(&home, &portal, &[]);
+    d.stays_up(SETTLE);
+    let replaced = Replacements::watch(&home.credentials_path());
+    let landed = std::time::Instant::now();
+    home.write_token("corp", token_json("tok-corp", in_minutes(480)));
+    d.wait_for("99 sections written", SOON, || {
+        sections_written(&home) == 99
+    });
+    let first = landed.elapsed();
+    eprintln!("99 of 100 written {first:?} after the login landed; the slow call takes {slow:?}");
+    assert!(
+        first < slow,
+        "the others waited for the slow call ({first:?})"
+    );
+    assert!(section(&credentials(&home), "p7").is_none());
+    d.wait_for("the slow one written", SOON, || {
+        sections_written(&home) == 100
+    });
+    assert_eq!(replaced.settled(), 2, "{}", d.log());
+    finish(d, &portal, &["tok-corp"]);
+}
+
+/// Self-repair: another program cuts ssofresh's section short (its session token line gone,
+/// which would read as long-term keys): it is made whole again from the credentials in hand,
+/// without a call, and the other program's lines stay.
+#[test]
+fn cut_section_is_made_whole() {
+    let home = TestHome::new();
+    home.write_config(&dev_prod_config());
+    home.write_token("corp", token_json("tok-corp", in_minutes(480)));
+    let portal = Portal::start();
+    grant(&portal, "tok-corp", &[DEV, PROD], HOUR);
+    let d = daemon(&home, &portal, &[]);
+    let issued = wait_written(&d, &home, &portal, &[DEV, PROD], None);
+    let calls = portal.credential_requests().len();
+    let cut = format!("# another tool\n{}", credentials(&home)).replace(
+        &format!("aws_session_token = {}\n", issued[0].session_token),
+        "",
+    );
+    assert!(!holds(&cut, "dev", &issued[0]));
+    let staged = home.aws_dir().join("credentials.other-tool");
+    fs::write(&staged, &cut).expect("the other program writes");
+    fs::rename(&staged, home.credentials_path()).expect("and renames");
+    d.wait_for("[dev] whole again", SOON, || {
+        holds(&credentials(&home), "dev", &issued[0])
+    });
+    assert!(credentials(&home).starts_with("# another tool\n"));
+    assert_eq!(
+        portal.credential_requests().len(),
+        calls,
+        "put back without a call"
+    );
+    finish(d, &portal, &["tok-corp"]);
+}
+
+/// A write that fails for want of room (here a file-size limit, `RLIMIT_FSIZE`, with
+/// SIGXFSZ ignored as a shell can leave it) is reported naming the credentials file, which
+/// is left as it was; the daemon keeps running.
+#[test]
+fn failed_write_names_the_credentials_file() {
+    let (home, portal) = setup();
+    home.write_credentials(MINE);
+    let base = ssofresh(&home, &portal);
+    let mut cmd = std::process::Command::new("sh");
+    cmd.env_clear()
+        .current_dir(home.path())
+        .args(["-c", "trap '' XFSZ; ulimit -f 1; exec \"$0\""])
+        .arg(base.get_program());
+    for (key, value) in base.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    let d = Daemon::spawn(cmd);
+    let path = home.credentials_path().display().to_string();
+    d.wait_for("the failure reported", SOON, || {
+        d.log()
+            .lines()
+            .any(|l| l.contains("ERROR") && l.contains(&path))
+    });
+    d.stays_up(SETTLE);
+    assert_eq!(home.read_credentials(), MINE);
+    let log = d.log();
+    finish(d, &portal, &["tok-corp", "tok-legacy"]);
+    eprintln!("{log}");
 }

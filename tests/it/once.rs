@@ -2,7 +2,7 @@
 //! and real readers (botocore, the JavaScript SDK v2) judging the credentials file it writes.
 
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::common::portal::Issued;
 use crate::common::{
-    Outcome, Portal, Reply, TestHome, botocore_raw, botocore_read, js_v2_read, run, ssofresh,
-    token_json,
+    Outcome, Portal, Replacements, Reply, TestHome, botocore_raw, botocore_read, js_v2_read, run,
+    ssofresh, token_json,
 };
 
 const START_URL: &str = "https://d-1234567890.awsapps.com/start";
@@ -782,4 +782,39 @@ fn calls_are_concurrent_and_bounded() {
     once(&home, &portal, &[]).assert_success();
     let peak = portal.peak_in_flight();
     assert!((2..=8).contains(&peak), "peak concurrent calls: {peak}");
+}
+
+/// One write per run: `--once` with 400 profiles, a tenth of them refused by the portal,
+/// replaces the credentials file exactly once (as inotify sees it), with every granted
+/// profile in it and the user's lines kept.
+#[test]
+fn four_hundred_profiles_one_rename() {
+    let (home, portal) = many_profiles(400, &[]);
+    for i in (0..400u64).filter(|i| i % 10 == 3) {
+        let account = format!("{:012}", 500_000_000_000u64 + i);
+        portal.script(&account, "Dev", [Reply::Status(403)]);
+    }
+    let mine =
+        "# my own keys\n[personal]\naws_access_key_id = AKIAMINE\naws_secret_access_key = s\n";
+    home.write_credentials(mine);
+    let inode = fs::metadata(home.credentials_path()).expect("stat").ino();
+    let replaced = Replacements::watch(&home.credentials_path());
+    let out = once(&home, &portal, &[]);
+    out.assert_status(2);
+    assert!(
+        out.stderr.contains("40 of 400 profiles were not written"),
+        "{out}"
+    );
+    assert_eq!(
+        replaced.settled(),
+        1,
+        "renames of the credentials file; {out}"
+    );
+    let text = home.read_credentials();
+    assert!(text.starts_with(mine), "{text}");
+    assert_eq!(text.matches("aws_session_token").count(), 360);
+    assert_ne!(
+        fs::metadata(home.credentials_path()).expect("stat").ino(),
+        inode
+    );
 }
