@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::common::portal::Issued;
+use crate::common::portal::{Issued, fleet_account};
 use crate::common::{
     Daemon, Outcome, Portal, Replacements, Reply, TestHome, botocore_raw, botocore_read,
     botocore_sso_token, run_with_timeout, ssofresh, token_json,
@@ -755,13 +755,7 @@ fn logout_removes_the_sections_of_that_login() {
 /// another: both are put back, and what the other program wrote is kept.
 #[test]
 fn other_writer_dropping_a_section_gets_it_back() {
-    let home = TestHome::new();
-    home.write_config(&dev_prod_config());
-    home.write_token("corp", token_json("tok-corp", in_minutes(480)));
-    let portal = Portal::start();
-    grant(&portal, "tok-corp", &[DEV, PROD], HOUR);
-    let d = daemon(&home, &portal, &[]);
-    let issued = wait_written(&d, &home, &portal, &[DEV, PROD], None);
+    let (home, portal, d, issued) = dev_prod_written();
     let theirs = format!(
         "[prod]\naws_access_key_id = {}\naws_secret_access_key = {}\naws_session_token = tampered\n\n\
          # written by another tool\n[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = other/secret\n",
@@ -1231,18 +1225,22 @@ fn no_timestamps_when_stderr_is_the_journal() {
 fn many_profiles(n: u64) -> (TestHome, Portal) {
     let home = TestHome::new();
     let portal = Portal::start();
-    let mut config =
-        format!("[sso-session corp]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n");
-    for i in 0..n {
-        let account = format!("{:012}", 500_000_000_000u64 + i);
-        config.push_str(&format!(
-            "\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"
-        ));
-        portal.grant("tok-corp", &account, "Dev", HOUR);
-    }
-    home.write_config(&config);
+    home.write_config(&portal.fleet("tok-corp", n, START_URL));
     home.write_credentials(MINE);
     (home, portal)
+}
+
+/// A daemon keeping `dev` and `prod` (login `corp`, `tok-corp`), once both are written, with
+/// the credentials written for them.
+fn dev_prod_written() -> (TestHome, Portal, Daemon, Vec<Issued>) {
+    let home = TestHome::new();
+    home.write_config(&dev_prod_config());
+    home.write_token("corp", token_json("tok-corp", in_minutes(480)));
+    let portal = Portal::start();
+    grant(&portal, "tok-corp", &[DEV, PROD], HOUR);
+    let d = daemon(&home, &portal, &[]);
+    let issued = wait_written(&d, &home, &portal, &[DEV, PROD], None);
+    (home, portal, d, issued)
 }
 
 /// The user's own keys, kept at the top of the credentials file.
@@ -1280,11 +1278,7 @@ fn login_of_a_hundred_profiles_is_one_write() {
 fn slow_call_follows_in_a_second_write() {
     let (home, portal) = many_profiles(100);
     let slow = Duration::from_secs(5);
-    portal.script(
-        &format!("{:012}", 500_000_000_007u64),
-        "Dev",
-        [Reply::Ok.after(slow)],
-    );
+    portal.script(&fleet_account(7), "Dev", [Reply::Ok.after(slow)]);
     let d = daemon(&home, &portal, &[]);
     d.stays_up(SETTLE);
     let replaced = Replacements::watch(&home.credentials_path());
@@ -1312,13 +1306,7 @@ fn slow_call_follows_in_a_second_write() {
 /// without a call, and the other program's lines stay.
 #[test]
 fn cut_section_is_made_whole() {
-    let home = TestHome::new();
-    home.write_config(&dev_prod_config());
-    home.write_token("corp", token_json("tok-corp", in_minutes(480)));
-    let portal = Portal::start();
-    grant(&portal, "tok-corp", &[DEV, PROD], HOUR);
-    let d = daemon(&home, &portal, &[]);
-    let issued = wait_written(&d, &home, &portal, &[DEV, PROD], None);
+    let (home, portal, d, issued) = dev_prod_written();
     let calls = portal.credential_requests().len();
     let cut = format!("# another tool\n{}", credentials(&home)).replace(
         &format!("aws_session_token = {}\n", issued[0].session_token),

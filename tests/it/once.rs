@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::common::portal::Issued;
+use crate::common::portal::{Issued, fleet_account};
 use crate::common::{
     Outcome, Portal, Replacements, Reply, TestHome, botocore_raw, botocore_read, js_v2_read, run,
     ssofresh, token_json,
@@ -737,17 +737,10 @@ fn two_profiles_one_section() {
 fn many_profiles(n: u64, replies: &[Reply]) -> (TestHome, Portal) {
     let home = TestHome::new();
     let portal = Portal::start();
-    let mut config =
-        format!("[sso-session corp]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n");
+    home.write_config(&portal.fleet("tok-corp", n, START_URL));
     for i in 0..n {
-        let account = format!("{:012}", 500_000_000_000u64 + i);
-        config.push_str(&format!(
-            "\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"
-        ));
-        portal.grant("tok-corp", &account, "Dev", HOUR);
-        portal.script(&account, "Dev", replies.to_vec());
+        portal.script(&fleet_account(i), "Dev", replies.to_vec());
     }
-    home.write_config(&config);
     home.write_token("corp", token_json("tok-corp", in_hours(8)));
     (home, portal)
 }
@@ -791,8 +784,7 @@ fn calls_are_concurrent_and_bounded() {
 fn four_hundred_profiles_one_rename() {
     let (home, portal) = many_profiles(400, &[]);
     for i in (0..400u64).filter(|i| i % 10 == 3) {
-        let account = format!("{:012}", 500_000_000_000u64 + i);
-        portal.script(&account, "Dev", [Reply::Status(403)]);
+        portal.script(&fleet_account(i), "Dev", [Reply::Status(403)]);
     }
     let mine =
         "# my own keys\n[personal]\naws_access_key_id = AKIAMINE\naws_secret_access_key = s\n";

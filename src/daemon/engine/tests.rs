@@ -1332,6 +1332,16 @@ fn drive(
     }
 }
 
+/// Every tenth profile (`p3`, `p13`, …) fails with `error` after `ms`; the others answer
+/// after 30 ms.
+fn tenth_fails(i: usize, ms: i64, error: CallError) -> Answer {
+    if i % 10 == 3 {
+        failing(ms, error)
+    } else {
+        after(30)
+    }
+}
+
 fn transient() -> CallError {
     CallError::Transient {
         detail: "HTTP 503".into(),
@@ -1400,13 +1410,7 @@ fn one_write_per_batch() {
             "10 fail, 90 answer",
             false,
             100,
-            |i| {
-                if i % 10 == 3 {
-                    failing(20, transient())
-                } else {
-                    after(30)
-                }
-            },
+            |i| tenth_fails(i, 20, transient()),
             // A success lifts the login's backoff: the 10 are tried again at once (and fail
             // again at 50 ms); the 90 wait for that, still one write.
             vec![(50, 90)],
@@ -1416,17 +1420,11 @@ fn one_write_per_batch() {
             false,
             100,
             |i| {
-                if i % 10 == 3 {
-                    failing(
-                        20,
-                        CallError::NoAccess {
-                            code: "ForbiddenException".into(),
-                            message: "no".into(),
-                        },
-                    )
-                } else {
-                    after(30)
-                }
+                let no = CallError::NoAccess {
+                    code: "ForbiddenException".into(),
+                    message: "no".into(),
+                };
+                tenth_fails(i, 20, no)
             },
             vec![(30, 90)],
         ),
@@ -1434,13 +1432,7 @@ fn one_write_per_batch() {
             "10 fail, 90 answer, --once",
             true,
             100,
-            |i| {
-                if i % 10 == 3 {
-                    failing(700, transient())
-                } else {
-                    after(30)
-                }
-            },
+            |i| tenth_fails(i, 700, transient()),
             vec![(700, 90)],
         ),
         (
