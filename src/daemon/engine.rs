@@ -1099,33 +1099,49 @@ impl Engine {
                 }
             }
         }
-        if !self.writing && self.write_retry.is_none_or(|t| t <= now) && !self.write_held(now) {
-            let puts: Vec<Put> = self
-                .order
-                .iter()
-                .filter_map(|n| self.profiles.get(n))
-                .filter_map(|p| {
-                    p.pending.as_ref().map(|c| Put {
-                        section: p.target.section.clone(),
-                        credentials: c.clone(),
-                        region: if self.settings.with_region {
-                            p.target.profile.region.clone()
-                        } else {
-                            None
-                        },
-                    })
-                })
-                .collect();
-            if !puts.is_empty() || !self.removals.is_empty() {
-                self.writing = true;
-                self.waiting_since = None;
-                out.push(Action::Write {
-                    puts,
-                    removals: self.removals.clone(),
-                });
-            }
+        if self.write_retry.is_none_or(|t| t <= now) && !self.write_held(now) {
+            out.extend(self.write());
         }
         out
+    }
+
+    /// On the way out (SIGTERM): writes what is in hand at once, without waiting for the
+    /// calls still out or for a failed write's retry time.
+    pub fn flush(&mut self) -> Vec<Action> {
+        self.write().into_iter().collect()
+    }
+
+    /// One write of every result in hand and every section to take back, if any and if no
+    /// write is under way.
+    fn write(&mut self) -> Option<Action> {
+        if self.writing {
+            return None;
+        }
+        let puts: Vec<Put> = self
+            .order
+            .iter()
+            .filter_map(|n| self.profiles.get(n))
+            .filter_map(|p| {
+                p.pending.as_ref().map(|c| Put {
+                    section: p.target.section.clone(),
+                    credentials: c.clone(),
+                    region: if self.settings.with_region {
+                        p.target.profile.region.clone()
+                    } else {
+                        None
+                    },
+                })
+            })
+            .collect();
+        if puts.is_empty() && self.removals.is_empty() {
+            return None;
+        }
+        self.writing = true;
+        self.waiting_since = None;
+        Some(Action::Write {
+            puts,
+            removals: self.removals.clone(),
+        })
     }
 
     /// Refreshes the login's token when due and says what is wrong with it; returns the token

@@ -182,6 +182,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                 }
                 Some(Signal::Stop) | None => {
                     info!("stopping");
+                    shell.flush()?;
                     return Ok(shell.report());
                 }
             },
@@ -282,6 +283,12 @@ impl Shell<'_> {
     /// Asks the engine what is due and does it.
     fn step(&mut self) -> Result<(), Fatal> {
         let actions = self.engine.decide(Utc::now());
+        self.execute(actions)
+    }
+
+    /// Writes the results in hand before stopping, rather than drop them.
+    fn flush(&mut self) -> Result<(), Fatal> {
+        let actions = self.engine.flush();
         self.execute(actions)
     }
 

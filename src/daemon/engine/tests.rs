@@ -1620,3 +1620,19 @@ fn broken_while_renewing_is_put_back_by_the_next_reread() {
     let a = e.decide(later);
     assert_eq!(writes(&a), [(vec!["dev".to_owned()], vec![])], "{a:?}");
 }
+
+/// Stopping (SIGTERM) writes what is in hand at once, without waiting for the calls still
+/// out: results are not dropped for want of a second.
+#[test]
+fn stop_writes_what_is_held() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    e.handle(
+        ok("dev", version_of(&a, "dev"), "AK-dev-1", now + mins(60)),
+        now,
+    );
+    assert!(writes(&e.decide(now)).is_empty(), "waits for prod and old");
+    assert_eq!(writes(&e.flush()), [(vec!["dev".to_owned()], vec![])]);
+    assert!(e.flush().is_empty(), "one write at a time");
+}
