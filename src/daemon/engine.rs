@@ -23,9 +23,10 @@
 //! - A managed section that another program dropped or changed is put back, whenever the
 //!   credentials file is read (a change, or the periodic re-read), even if it reads as ssofresh
 //!   last wrote it.
-//! - One write per pass: results wait for the other calls of their batch, at most
-//!   [`WRITE_HOLD`] after the first (under `--once`, for all of them); a renewal that falls
-//!   due takes along every renewal due within [`gather_window`] of it.
+//! - One write per pass: results wait for the other calls still out while answers keep
+//!   coming, until none came for [`WRITE_HOLD`], at most [`WRITE_HOLD_MAX`] (under `--once`,
+//!   for all of them); a renewal that falls due takes along every renewal due within
+//!   [`gather_window`] of it.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};
@@ -78,9 +79,15 @@ pub const NOT_YET_RETRY: TimeDelta = TimeDelta::milliseconds(250);
 /// The most jitter taken off a renewal time, so that many profiles do not fire at once.
 pub const MAX_JITTER: TimeDelta = TimeDelta::seconds(30);
 
-/// How long a result waits for the other calls still out before it is written without them
-/// (the daemon only: `--once` waits for every call, so it writes once).
+/// How long after the latest answer the results in hand wait for the calls still out before
+/// they are written without them: a call that has not answered a second after the others
+/// follows in a write of its own. (The daemon only: `--once` waits for every call, so it
+/// writes once.)
 pub const WRITE_HOLD: TimeDelta = TimeDelta::seconds(1);
+
+/// The longest a result waits while answers keep coming (a large batch on a slow line): the
+/// daemon writes at least this often while a batch is being answered.
+pub const WRITE_HOLD_MAX: TimeDelta = TimeDelta::seconds(5);
 
 /// Added to the jitter to make the window in which due renewals are gathered: the spread of
 /// expiry times of credentials fetched in one batch (the calls take a while to answer).
@@ -341,9 +348,10 @@ pub struct Engine {
     /// Profiles dropped from the config while a call for them was out: should they come back
     /// before its answer, that answer is for their old settings and is dropped.
     orphan_calls: BTreeSet<String>,
-    /// When the oldest result not yet written arrived: it waits for the other calls still
-    /// out, at most [`WRITE_HOLD`] (see [`Engine::decide`]).
+    /// When the oldest result not yet written arrived, and when the latest answer (of any
+    /// kind) came: the write waits for the calls still out (see [`Engine::write_held`]).
     waiting_since: Option<DateTime<Utc>>,
+    last_answer: Option<DateTime<Utc>>,
     /// After a failed write: when to try again, and what went wrong (said once).
     write_retry: Option<DateTime<Utc>>,
     write_error: Option<String>,
@@ -369,6 +377,7 @@ impl Engine {
             removals: Vec::new(),
             orphan_calls: BTreeSet::new(),
             waiting_since: None,
+            last_answer: None,
             write_retry: None,
             write_error: None,
             last_now: None,
@@ -471,11 +480,19 @@ impl Engine {
     }
 
     /// Whether the write waits for calls still out: under `--once` until the last answers (one
-    /// write per run), in the daemon at most [`WRITE_HOLD`] after the first result waiting, so
-    /// that one slow call holds the others back by no more than that.
+    /// write per run); in the daemon until [`Engine::hold_ends`], so that one slow call holds
+    /// the others back by about a second.
     fn write_held(&self, now: DateTime<Utc>) -> bool {
         let calls_out = self.profiles.values().any(|p| p.in_flight);
-        calls_out && (self.settings.once || self.waiting_since.is_none_or(|t| now < t + WRITE_HOLD))
+        calls_out && (self.settings.once || self.hold_ends().is_none_or(|t| now < t))
+    }
+
+    /// When the results waiting are written even with calls still out: [`WRITE_HOLD`] after
+    /// the latest answer, and no later than [`WRITE_HOLD_MAX`] after the first result waiting.
+    fn hold_ends(&self) -> Option<DateTime<Utc>> {
+        let first = self.waiting_since?;
+        let latest = self.last_answer.map_or(first, |t| t.max(first));
+        Some((latest + WRITE_HOLD).min(first + WRITE_HOLD_MAX))
     }
 
     fn on_config(
@@ -717,6 +734,7 @@ impl Engine {
         out: &mut Vec<Action>,
     ) {
         let once = self.settings.once;
+        self.last_answer = Some(now);
         let Some(p) = self.profiles.get_mut(name) else {
             self.orphan_calls.remove(name);
             return; // removed from the config meanwhile
@@ -1241,7 +1259,7 @@ impl Engine {
     pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut times: Vec<DateTime<Utc>> = self.write_retry.into_iter().collect();
         if !self.writing {
-            times.extend(self.waiting_since.map(|t| t + WRITE_HOLD));
+            times.extend(self.hold_ends());
         }
         for (login, l) in &self.logins {
             if l.not_yet_since.is_some() {

@@ -1349,9 +1349,10 @@ fn transient() -> CallError {
 }
 
 /// One write per pass. A login of many profiles makes one write once every call is answered;
-/// a call still out a second after the first answer follows in a second write, without holding
-/// the others back longer than that (`--once` waits for it: one write per run); calls that
-/// fail add no write; nothing to write, no write.
+/// a call still out a second after the latest answer follows in a second write, without
+/// holding the others back longer than that (`--once` waits for it: one write per run); answers
+/// that keep coming are written at least every 5 s; calls that fail add no write; nothing to
+/// write, no write.
 #[test]
 fn one_write_per_batch() {
     let secs = TimeDelta::seconds;
@@ -1390,7 +1391,7 @@ fn one_write_per_batch() {
             false,
             100,
             |i| after(if i == 7 { 5000 } else { 100 + i as i64 }),
-            vec![(1100, 99), (5000, 1)],
+            vec![(1199, 99), (5000, 1)],
         ),
         (
             "one call takes 5 s, --once",
@@ -1400,11 +1401,25 @@ fn one_write_per_batch() {
             vec![(5000, 100)],
         ),
         (
-            "answers 0.4 s apart: each waits at most a second",
+            "answers 0.4 s apart: they keep coming, one write",
             false,
             5,
             |i| after(400 * i as i64),
-            vec![(1000, 3), (1600, 2)],
+            vec![(1600, 5)],
+        ),
+        (
+            "answers 1.5 s apart: a second without one, written",
+            false,
+            3,
+            |i| after(1500 * i as i64),
+            vec![(1000, 1), (2500, 1), (3000, 1)],
+        ),
+        (
+            "a steady trickle for 12 s: a write every 5 s",
+            false,
+            30,
+            |i| after(400 * i as i64),
+            vec![(5000, 13), (10200, 13), (11600, 4)],
         ),
         (
             "10 fail, 90 answer",
