@@ -11,7 +11,8 @@
 //! - [`app`]: the program as run from the command line: options, instance lock, signals, report.
 //! - [`cli`]: the command line, parsed raw and resolved into validated values.
 //! - [`daemon`]: the event loop: events in, actions out, capped sleeps on the wall clock.
-//!   - [`daemon::engine`]: the pure decisions: schedules, backoff, refresh, logout, put-back.
+//!   - [`daemon::engine`]: the pure decisions: schedules, backoff, refresh, logout,
+//!     put-back, one write per pass.
 //!   - [`daemon::run`]: the loop's I/O: token files read, calls and refreshes spawned, the write.
 //!   - [`daemon::plan`]: which profiles go to which section, usable tokens, outcomes, messages.
 //!   - [`daemon::watch`]: the file watcher: events on the token cache, config and credentials.

@@ -20,7 +20,13 @@
 //! - An sso-session login with a refresh token is refreshed [`TOKEN_REFRESH_LEAD`] before its
 //!   access token expires, clear of the AWS CLI's own 15-minute window.
 //! - The token file disappearing (`aws sso logout`) removes the sections ssofresh wrote for it.
-//! - A managed section that another program dropped or changed is put back.
+//! - A managed section that another program dropped or changed is put back, whenever the
+//!   credentials file is read (a change, or the periodic re-read), even if it reads as ssofresh
+//!   last wrote it.
+//! - One write per pass: results wait for the other calls still out while answers keep
+//!   coming, until none came for [`WRITE_HOLD`], at most [`WRITE_HOLD_MAX`] (under `--once`,
+//!   for all of them); a renewal that falls due takes along every renewal due within
+//!   [`gather_window`] of it.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,6 +78,20 @@ pub const NOT_YET_RETRY: TimeDelta = TimeDelta::milliseconds(250);
 
 /// The most jitter taken off a renewal time, so that many profiles do not fire at once.
 pub const MAX_JITTER: TimeDelta = TimeDelta::seconds(30);
+
+/// How long after the latest answer the results in hand wait for the calls still out before
+/// they are written without them: a call that has not answered a second after the others
+/// follows in a write of its own. (The daemon only: `--once` waits for every call, so it
+/// writes once.)
+pub const WRITE_HOLD: TimeDelta = TimeDelta::seconds(1);
+
+/// The longest a result waits while answers keep coming (a large batch on a slow line): the
+/// daemon writes at least this often while a batch is being answered.
+pub const WRITE_HOLD_MAX: TimeDelta = TimeDelta::seconds(5);
+
+/// Added to the jitter to make the window in which due renewals are gathered: the spread of
+/// expiry times of credentials fetched in one batch (the calls take a while to answer).
+pub const GATHER_SLACK: TimeDelta = TimeDelta::seconds(10);
 
 /// What the engine is asked to do.
 #[derive(Debug, Clone)]
@@ -228,6 +248,26 @@ struct ProfileState {
     outcome: Option<Outcome>,
 }
 
+impl ProfileState {
+    /// The section as it should read now, from the credentials held; `None` while nothing is
+    /// held or an answer is under way (it is written anyway).
+    fn put_back(&self, with_region: bool) -> Option<credfile::Update<'_>> {
+        let held = self.held.as_ref()?;
+        if self.in_flight || self.pending.is_some() {
+            return None;
+        }
+        Some(credfile::Update {
+            section: &self.target.section,
+            credentials: held,
+            region: if with_region {
+                self.target.profile.region.as_deref()
+            } else {
+                None
+            },
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct RefreshState {
     in_flight: bool,
@@ -308,6 +348,10 @@ pub struct Engine {
     /// Profiles dropped from the config while a call for them was out: should they come back
     /// before its answer, that answer is for their old settings and is dropped.
     orphan_calls: BTreeSet<String>,
+    /// When the oldest result not yet written arrived, and when the latest answer (of any
+    /// kind) came: the write waits for the calls still out (see [`Engine::write_held`]).
+    waiting_since: Option<DateTime<Utc>>,
+    last_answer: Option<DateTime<Utc>>,
     /// After a failed write: when to try again, and what went wrong (said once).
     write_retry: Option<DateTime<Utc>>,
     write_error: Option<String>,
@@ -332,6 +376,8 @@ impl Engine {
             writing: false,
             removals: Vec::new(),
             orphan_calls: BTreeSet::new(),
+            waiting_since: None,
+            last_answer: None,
             write_retry: None,
             write_error: None,
             last_now: None,
@@ -422,7 +468,31 @@ impl Engine {
             Event::Wrote(result) => self.on_wrote(result, now, &mut out),
             Event::CredentialsFile(text) => self.on_credentials_file(&text, now, &mut out),
         }
+        if self.has_work_to_write() {
+            self.waiting_since.get_or_insert(now);
+        }
         out
+    }
+
+    /// Whether anything waits to be written: results in hand, sections to put back or remove.
+    fn has_work_to_write(&self) -> bool {
+        !self.removals.is_empty() || self.profiles.values().any(|p| p.pending.is_some())
+    }
+
+    /// Whether the write waits for calls still out: under `--once` until the last answers (one
+    /// write per run); in the daemon until [`Engine::hold_ends`], so that one slow call holds
+    /// the others back by about a second.
+    fn write_held(&self, now: DateTime<Utc>) -> bool {
+        let calls_out = self.profiles.values().any(|p| p.in_flight);
+        calls_out && (self.settings.once || self.hold_ends().is_none_or(|t| now < t))
+    }
+
+    /// When the results waiting are written even with calls still out: [`WRITE_HOLD`] after
+    /// the latest answer, and no later than [`WRITE_HOLD_MAX`] after the first result waiting.
+    fn hold_ends(&self) -> Option<DateTime<Utc>> {
+        let first = self.waiting_since?;
+        let latest = self.last_answer.map_or(first, |t| t.max(first));
+        Some((latest + WRITE_HOLD).min(first + WRITE_HOLD_MAX))
     }
 
     fn on_config(
@@ -664,6 +734,7 @@ impl Engine {
         out: &mut Vec<Action>,
     ) {
         let once = self.settings.once;
+        self.last_answer = Some(now);
         let Some(p) = self.profiles.get_mut(name) else {
             self.orphan_calls.remove(name);
             return; // removed from the config meanwhile
@@ -935,37 +1006,50 @@ impl Engine {
     }
 
     fn on_credentials_file(&mut self, text: &str, now: DateTime<Utc>, out: &mut Vec<Action>) {
-        if self.last_written.as_deref() == Some(text) || self.writing {
-            return; // our own write coming back
+        if self.writing {
+            return;
         }
-        // Someone changed the file, perhaps fixing what made the last write fail.
-        self.write_retry = None;
-        let margin = self.settings.refresh_margin;
+        // Someone changed the file, perhaps fixing what made the last write fail, perhaps
+        // freeing a section that was refused. A text equal to the last one written or read is
+        // still checked below: a section can be broken in a file that has not changed since
+        // (its renewal was in flight when the file was last read, and then failed).
+        let changed = self.last_written.as_deref() != Some(text);
+        if changed {
+            self.write_retry = None;
+        }
         let with_region = self.settings.with_region;
+        // All sections at once first: one pass over the file when all is well (the usual case).
+        let all: Vec<credfile::Update<'_>> = self
+            .profiles
+            .values()
+            .filter_map(|p| p.put_back(with_region))
+            .collect();
+        let broken: BTreeSet<String> = if credfile::apply(text, &all).text == text {
+            BTreeSet::new()
+        } else {
+            self.profiles
+                .iter()
+                .filter(|(_, p)| {
+                    p.put_back(with_region)
+                        .is_some_and(|u| credfile::apply(text, &[u]).text != text)
+                })
+                .map(|(name, _)| name.clone())
+                .collect()
+        };
+        let margin = self.settings.refresh_margin;
         let mut names = Vec::new();
-        for p in self.profiles.values_mut() {
-            if p.in_flight || p.pending.is_some() {
-                continue;
-            }
+        for (name, p) in self.profiles.iter_mut() {
             // A refused section is tried again whenever the file changes.
-            if matches!(p.outcome, Some(Outcome::Conflict { .. })) {
+            if changed
+                && !p.in_flight
+                && p.pending.is_none()
+                && matches!(p.outcome, Some(Outcome::Conflict { .. }))
+            {
                 p.due = Some(now);
-                continue;
             }
-            let Some(held) = &p.held else { continue };
-            // The section is intact when writing it again would change nothing.
-            let update = credfile::Update {
-                section: &p.target.section,
-                credentials: held,
-                region: if with_region {
-                    p.target.profile.region.as_deref()
-                } else {
-                    None
-                },
+            let Some(held) = p.held.as_ref().filter(|_| broken.contains(name)) else {
+                continue;
             };
-            if credfile::apply(text, &[update]).text == text {
-                continue;
-            }
             names.push(format!("[{}]", p.target.section));
             if held.expiration - margin > now {
                 p.pending = Some(held.clone());
@@ -986,65 +1070,119 @@ impl Engine {
     }
 
     /// Decides what to do now: calls to make, tokens to refresh, sections to write.
+    ///
+    /// Calls go out in batches: when one profile's renewal falls due, every profile due within
+    /// [`gather_window`] is called with it, so that the jitter that spreads renewals over time
+    /// does not split one batch into many writes. The write waits for the batch (see
+    /// [`Engine::write_held`]) and takes every result in hand.
     pub fn decide(&mut self, now: DateTime<Utc>) -> Vec<Action> {
         let mut out = Vec::new();
         self.observe_clock(now, &mut out);
         let once = self.settings.once;
         let logins: Vec<LoginId> = self.logins.keys().cloned().collect();
-        for login in logins {
-            self.decide_login(&login, now, once, &mut out);
-        }
-        if !self.writing && self.write_retry.is_none_or(|t| t <= now) {
-            let puts: Vec<Put> = self
-                .order
-                .iter()
-                .filter_map(|n| self.profiles.get(n))
-                .filter_map(|p| {
-                    p.pending.as_ref().map(|c| Put {
-                        section: p.target.section.clone(),
-                        credentials: c.clone(),
-                        region: if self.settings.with_region {
-                            p.target.profile.region.clone()
-                        } else {
-                            None
-                        },
-                    })
-                })
-                .collect();
-            if !puts.is_empty() || !self.removals.is_empty() {
-                self.writing = true;
-                out.push(Action::Write {
-                    puts,
-                    removals: self.removals.clone(),
-                });
+        let callable: Vec<(LoginId, Token)> = logins
+            .into_iter()
+            .filter_map(|login| {
+                let token = self.decide_login(&login, now, once, &mut out)?;
+                Some((login, token))
+            })
+            .collect();
+        let callable_due = |p: &ProfileState, until: DateTime<Utc>| {
+            !p.in_flight && p.pending.is_none() && p.due.is_some_and(|d| d <= until)
+        };
+        let any_due = callable.iter().any(|(login, _)| {
+            self.profiles
+                .values()
+                .any(|p| &p.target.profile.login == login && callable_due(p, now))
+        });
+        if any_due {
+            let until = now + gather_window(self.settings.refresh_margin);
+            for (login, token) in &callable {
+                let v = version(token);
+                for p in self
+                    .profiles
+                    .values_mut()
+                    .filter(|p| &p.target.profile.login == login && callable_due(p, until))
+                {
+                    p.in_flight = true;
+                    out.push(Action::Log(
+                        Level::Debug,
+                        format!("{}: calling GetRoleCredentials", p.target.profile.name),
+                    ));
+                    out.push(Action::Fetch {
+                        target: p.target.clone(),
+                        token: token.clone(),
+                        version: v,
+                    });
+                }
             }
+        }
+        if self.write_retry.is_none_or(|t| t <= now) && !self.write_held(now) {
+            out.extend(self.write());
         }
         out
     }
 
+    /// On the way out (SIGTERM): writes what is in hand at once, without waiting for the
+    /// calls still out or for a failed write's retry time.
+    pub fn flush(&mut self) -> Vec<Action> {
+        self.write().into_iter().collect()
+    }
+
+    /// One write of every result in hand and every section to take back, if any and if no
+    /// write is under way.
+    fn write(&mut self) -> Option<Action> {
+        if self.writing {
+            return None;
+        }
+        let puts: Vec<Put> = self
+            .order
+            .iter()
+            .filter_map(|n| self.profiles.get(n))
+            .filter_map(|p| {
+                p.pending.as_ref().map(|c| Put {
+                    section: p.target.section.clone(),
+                    credentials: c.clone(),
+                    region: if self.settings.with_region {
+                        p.target.profile.region.clone()
+                    } else {
+                        None
+                    },
+                })
+            })
+            .collect();
+        if puts.is_empty() && self.removals.is_empty() {
+            return None;
+        }
+        self.writing = true;
+        self.waiting_since = None;
+        Some(Action::Write {
+            puts,
+            removals: self.removals.clone(),
+        })
+    }
+
+    /// Refreshes the login's token when due and says what is wrong with it; returns the token
+    /// when its profiles may be called now.
     fn decide_login(
         &mut self,
         login: &LoginId,
         now: DateTime<Utc>,
         once: bool,
         out: &mut Vec<Action>,
-    ) {
+    ) -> Option<Token> {
         if !self
             .profiles
             .values()
             .any(|p| &p.target.profile.login == login)
         {
-            return; // kept only to notice a logout
+            return None; // kept only to notice a logout
         }
-        let Some(l) = self.logins.get(login) else {
-            return;
-        };
-        let Some(token) = l.token().cloned() else {
-            return;
-        };
+        let l = self.logins.get(login)?;
+        let token = l.token().cloned()?;
         let v = version(&token);
         if l.rejected == Some(v) {
-            return;
+            return None;
         }
         // Refresh the token itself, ahead of the AWS CLI.
         let refreshable = !once
@@ -1077,9 +1215,7 @@ impl Engine {
                 route_of,
             });
         }
-        let Some(l) = self.logins.get_mut(login) else {
-            return;
-        };
+        let l = self.logins.get_mut(login)?;
         if token.is_expired(now) {
             if !(refreshable || l.refresh.in_flight) || once {
                 let said = l.told_expired == Some(v);
@@ -1095,7 +1231,7 @@ impl Engine {
                     self.set_login_outcome(login, LoginProblem::Expired(token.expires_at), out);
                 }
             }
-            return;
+            return None;
         }
         if !refreshable && l.told_end != Some(v) && !once {
             l.told_end = Some(v);
@@ -1115,36 +1251,16 @@ impl Engine {
                 ),
             ));
         }
-        let Some(l) = self.logins.get(login) else {
-            return;
-        };
-        if l.not_before.is_some_and(|t| t > now) {
-            return;
-        }
-        for p in self
-            .profiles
-            .values_mut()
-            .filter(|p| &p.target.profile.login == login)
-        {
-            if p.in_flight || p.pending.is_some() || p.due.is_none_or(|d| d > now) {
-                continue;
-            }
-            p.in_flight = true;
-            out.push(Action::Log(
-                Level::Debug,
-                format!("{}: calling GetRoleCredentials", p.target.profile.name),
-            ));
-            out.push(Action::Fetch {
-                target: p.target.clone(),
-                token: token.clone(),
-                version: v,
-            });
-        }
+        let l = self.logins.get(login)?;
+        l.not_before.is_none_or(|t| t <= now).then_some(token)
     }
 
     /// The next time something may be due, if any: the shell sleeps until then (capped).
     pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut times: Vec<DateTime<Utc>> = self.write_retry.into_iter().collect();
+        if !self.writing {
+            times.extend(self.hold_ends());
+        }
         for (login, l) in &self.logins {
             if l.not_yet_since.is_some() {
                 times.push(now + NOT_YET_RETRY);
@@ -1170,6 +1286,18 @@ impl Engine {
     }
 }
 
+/// How far ahead of its time a renewal is made when another falls due: the most jitter
+/// [`renewal_time`] takes off, plus [`GATHER_SLACK`]. Renewals of one batch, spread by jitter
+/// over that much time, are thus made (and written) together again.
+pub fn gather_window(margin: TimeDelta) -> TimeDelta {
+    jitter_cap(margin) + GATHER_SLACK
+}
+
+/// The most jitter taken off a renewal time: a tenth of the margin, at most [`MAX_JITTER`].
+fn jitter_cap(margin: TimeDelta) -> TimeDelta {
+    (margin / 10).clamp(TimeDelta::zero(), MAX_JITTER)
+}
+
 /// When credentials that expire at `expires` are renewed: `margin` before, less up to a tenth
 /// of the margin (at most [`MAX_JITTER`]) so profiles spread out; halfway for credentials that
 /// live less than the margin, and never sooner than [`MIN_RENEWAL_GAP`].
@@ -1179,8 +1307,7 @@ pub fn renewal_time(
     margin: TimeDelta,
     rng: &mut fastrand::Rng,
 ) -> DateTime<Utc> {
-    let jitter_cap = (margin / 10).min(MAX_JITTER).num_milliseconds().max(0);
-    let jitter = TimeDelta::milliseconds(rng.i64(0..=jitter_cap));
+    let jitter = TimeDelta::milliseconds(rng.i64(0..=jitter_cap(margin).num_milliseconds()));
     let at = expires - margin - jitter;
     if at > now + MIN_RENEWAL_GAP {
         at

@@ -17,6 +17,7 @@ pub mod run;
 pub mod watch;
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -181,6 +182,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                 }
                 Some(Signal::Stop) | None => {
                     info!("stopping");
+                    shell.flush()?;
                     return Ok(shell.report());
                 }
             },
@@ -202,6 +204,18 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// What a failed write is reported as: always naming the credentials file and saying it was
+/// left as it was, whatever step failed (a full disk fails on the temp file, gone by now).
+fn write_failure(path: &Path, error: &Fatal) -> String {
+    let message = error.to_string();
+    let file = path.display().to_string();
+    if message.contains(&file) {
+        message
+    } else {
+        format!("{file} was left unchanged: {message}")
     }
 }
 
@@ -272,6 +286,12 @@ impl Shell<'_> {
         self.execute(actions)
     }
 
+    /// Writes the results in hand before stopping, rather than drop them.
+    fn flush(&mut self) -> Result<(), Fatal> {
+        let actions = self.engine.flush();
+        self.execute(actions)
+    }
+
     fn execute(&mut self, actions: Vec<Action>) -> Result<(), Fatal> {
         let mut queue: VecDeque<Action> = actions.into();
         let mut fetches = Vec::new();
@@ -324,7 +344,7 @@ impl Shell<'_> {
                             }
                         }
                         Err(e) if self.once => return Err(e),
-                        Err(e) => WriteResult::Failed(e.to_string()),
+                        Err(e) => WriteResult::Failed(write_failure(path, &e)),
                     };
                     let more = self.engine.handle(Event::Wrote(result), Utc::now());
                     queue.extend(more);

@@ -17,10 +17,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::common::portal::Issued;
+use crate::common::portal::{Issued, fleet_account};
 use crate::common::{
-    Daemon, Outcome, Portal, Reply, TestHome, botocore_raw, botocore_read, botocore_sso_token,
-    run_with_timeout, ssofresh, token_json,
+    Daemon, Outcome, Portal, Replacements, Reply, TestHome, botocore_raw, botocore_read,
+    botocore_sso_token, run_with_timeout, ssofresh, token_json,
 };
 
 const START_URL: &str = "https://d-1234567890.awsapps.com/start";
@@ -755,13 +755,7 @@ fn logout_removes_the_sections_of_that_login() {
 /// another: both are put back, and what the other program wrote is kept.
 #[test]
 fn other_writer_dropping_a_section_gets_it_back() {
-    let home = TestHome::new();
-    home.write_config(&dev_prod_config());
-    home.write_token("corp", token_json("tok-corp", in_minutes(480)));
-    let portal = Portal::start();
-    grant(&portal, "tok-corp", &[DEV, PROD], HOUR);
-    let d = daemon(&home, &portal, &[]);
-    let issued = wait_written(&d, &home, &portal, &[DEV, PROD], None);
+    let (home, portal, d, issued) = dev_prod_written();
     let theirs = format!(
         "[prod]\naws_access_key_id = {}\naws_secret_access_key = {}\naws_session_token = tampered\n\n\
          # written by another tool\n[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = other/secret\n",
@@ -1224,4 +1218,143 @@ fn no_timestamps_when_stderr_is_the_journal() {
         elsewhere.lines().all(|l| l.starts_with("20")),
         "timestamps when the journal is another stream:\n{elsewhere}"
     );
+}
+
+/// HOME with `n` sso-session profiles `p0`… on login `corp` (no login yet), the user's own
+/// keys in the credentials file, and a portal granting every role to `tok-corp`.
+fn many_profiles(n: u64) -> (TestHome, Portal) {
+    let home = TestHome::new();
+    let portal = Portal::start();
+    home.write_config(&portal.fleet("tok-corp", n, START_URL));
+    home.write_credentials(MINE);
+    (home, portal)
+}
+
+/// A daemon keeping `dev` and `prod` (login `corp`, `tok-corp`), once both are written, with
+/// the credentials written for them.
+fn dev_prod_written() -> (TestHome, Portal, Daemon, Vec<Issued>) {
+    let home = TestHome::new();
+    home.write_config(&dev_prod_config());
+    home.write_token("corp", token_json("tok-corp", in_minutes(480)));
+    let portal = Portal::start();
+    grant(&portal, "tok-corp", &[DEV, PROD], HOUR);
+    let d = daemon(&home, &portal, &[]);
+    let issued = wait_written(&d, &home, &portal, &[DEV, PROD], None);
+    (home, portal, d, issued)
+}
+
+/// The user's own keys, kept at the top of the credentials file.
+const MINE: &str =
+    "# my keys\n[personal]\naws_access_key_id = AKIAMINE\naws_secret_access_key = s\n";
+
+/// How many sections of the credentials file hold role credentials.
+fn sections_written(home: &TestHome) -> usize {
+    credentials(home).matches("aws_session_token").count()
+}
+
+/// One write per login: a login landing for 100 profiles replaces the credentials file once
+/// (as inotify sees it; twice at most should the box be so loaded that a call is still out
+/// a second after the first answer), and the user's lines stay.
+#[test]
+fn login_of_a_hundred_profiles_is_one_write() {
+    let (home, portal) = many_profiles(100);
+    let d = daemon(&home, &portal, &[]);
+    d.stays_up(SETTLE);
+    let replaced = Replacements::watch(&home.credentials_path());
+    home.write_token("corp", token_json("tok-corp", in_minutes(480)));
+    d.wait_for("100 sections written", SOON, || {
+        sections_written(&home) == 100
+    });
+    let writes = replaced.settled();
+    eprintln!("one login of 100 profiles: {writes} write(s)");
+    assert!((1..=2).contains(&writes), "{writes} writes\n{}", d.log());
+    assert!(credentials(&home).starts_with(MINE));
+    finish(d, &portal, &["tok-corp"]);
+}
+
+/// A slow call holds the others back about a second, not until it answers: 99 profiles are
+/// written in one write while it is still out, and it follows in a second write.
+#[test]
+fn slow_call_follows_in_a_second_write() {
+    let (home, portal) = many_profiles(100);
+    let slow = Duration::from_secs(5);
+    portal.script(&fleet_account(7), "Dev", [Reply::Ok.after(slow)]);
+    let d = daemon(&home, &portal, &[]);
+    d.stays_up(SETTLE);
+    let replaced = Replacements::watch(&home.credentials_path());
+    let landed = std::time::Instant::now();
+    home.write_token("corp", token_json("tok-corp", in_minutes(480)));
+    d.wait_for("99 sections written", SOON, || {
+        sections_written(&home) == 99
+    });
+    let first = landed.elapsed();
+    eprintln!("99 of 100 written {first:?} after the login landed; the slow call takes {slow:?}");
+    assert!(
+        section(&credentials(&home), "p7").is_none(),
+        "the others waited for the slow call"
+    );
+    d.wait_for("the slow one written", SOON, || {
+        sections_written(&home) == 100
+    });
+    assert_eq!(replaced.settled(), 2, "{}", d.log());
+    finish(d, &portal, &["tok-corp"]);
+}
+
+/// Self-repair: another program cuts ssofresh's section short (its session token line gone,
+/// which would read as long-term keys): it is made whole again from the credentials in hand,
+/// without a call, and the other program's lines stay.
+#[test]
+fn cut_section_is_made_whole() {
+    let (home, portal, d, issued) = dev_prod_written();
+    let calls = portal.credential_requests().len();
+    let cut = format!("# another tool\n{}", credentials(&home)).replace(
+        &format!("aws_session_token = {}\n", issued[0].session_token),
+        "",
+    );
+    assert!(!holds(&cut, "dev", &issued[0]));
+    let staged = home.aws_dir().join("credentials.other-tool");
+    fs::write(&staged, &cut).expect("the other program writes");
+    fs::rename(&staged, home.credentials_path()).expect("and renames");
+    d.wait_for("[dev] whole again", SOON, || {
+        holds(&credentials(&home), "dev", &issued[0])
+    });
+    assert!(credentials(&home).starts_with("# another tool\n"));
+    assert_eq!(
+        portal.credential_requests().len(),
+        calls,
+        "put back without a call"
+    );
+    finish(d, &portal, &["tok-corp"]);
+}
+
+/// A write that fails for want of room (here a file-size limit, `RLIMIT_FSIZE`, with
+/// SIGXFSZ ignored as a shell can leave it) is reported naming the credentials file, which
+/// is left as it was; the daemon keeps running.
+#[test]
+fn failed_write_names_the_credentials_file() {
+    let (home, portal) = setup();
+    home.write_credentials(MINE);
+    let base = ssofresh(&home, &portal);
+    let mut cmd = std::process::Command::new("sh");
+    cmd.env_clear()
+        .current_dir(home.path())
+        .args(["-c", "trap '' XFSZ; ulimit -f 1; exec \"$0\""])
+        .arg(base.get_program());
+    for (key, value) in base.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    let d = Daemon::spawn(cmd);
+    let path = home.credentials_path().display().to_string();
+    d.wait_for("the failure reported", SOON, || {
+        d.log()
+            .lines()
+            .any(|l| l.contains("ERROR") && l.contains(&path))
+    });
+    d.stays_up(SETTLE);
+    assert_eq!(home.read_credentials(), MINE);
+    let log = d.log();
+    finish(d, &portal, &["tok-corp", "tok-legacy"]);
+    eprintln!("{log}");
 }

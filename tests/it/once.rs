@@ -2,16 +2,16 @@
 //! and real readers (botocore, the JavaScript SDK v2) judging the credentials file it writes.
 
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::common::portal::Issued;
+use crate::common::portal::{Issued, fleet_account};
 use crate::common::{
-    Outcome, Portal, Reply, TestHome, botocore_raw, botocore_read, js_v2_read, run, ssofresh,
-    token_json,
+    Outcome, Portal, Replacements, Reply, TestHome, botocore_raw, botocore_read, js_v2_read, run,
+    ssofresh, token_json,
 };
 
 const START_URL: &str = "https://d-1234567890.awsapps.com/start";
@@ -737,17 +737,10 @@ fn two_profiles_one_section() {
 fn many_profiles(n: u64, replies: &[Reply]) -> (TestHome, Portal) {
     let home = TestHome::new();
     let portal = Portal::start();
-    let mut config =
-        format!("[sso-session corp]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n");
+    home.write_config(&portal.fleet("tok-corp", n, START_URL));
     for i in 0..n {
-        let account = format!("{:012}", 500_000_000_000u64 + i);
-        config.push_str(&format!(
-            "\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"
-        ));
-        portal.grant("tok-corp", &account, "Dev", HOUR);
-        portal.script(&account, "Dev", replies.to_vec());
+        portal.script(&fleet_account(i), "Dev", replies.to_vec());
     }
-    home.write_config(&config);
     home.write_token("corp", token_json("tok-corp", in_hours(8)));
     (home, portal)
 }
@@ -782,4 +775,38 @@ fn calls_are_concurrent_and_bounded() {
     once(&home, &portal, &[]).assert_success();
     let peak = portal.peak_in_flight();
     assert!((2..=8).contains(&peak), "peak concurrent calls: {peak}");
+}
+
+/// One write per run: `--once` with 400 profiles, a tenth of them refused by the portal,
+/// replaces the credentials file exactly once (as inotify sees it), with every granted
+/// profile in it and the user's lines kept.
+#[test]
+fn four_hundred_profiles_one_rename() {
+    let (home, portal) = many_profiles(400, &[]);
+    for i in (0..400u64).filter(|i| i % 10 == 3) {
+        portal.script(&fleet_account(i), "Dev", [Reply::Status(403)]);
+    }
+    let mine =
+        "# my own keys\n[personal]\naws_access_key_id = AKIAMINE\naws_secret_access_key = s\n";
+    home.write_credentials(mine);
+    let inode = fs::metadata(home.credentials_path()).expect("stat").ino();
+    let replaced = Replacements::watch(&home.credentials_path());
+    let out = once(&home, &portal, &[]);
+    out.assert_status(2);
+    assert!(
+        out.stderr.contains("40 of 400 profiles were not written"),
+        "{out}"
+    );
+    assert_eq!(
+        replaced.settled(),
+        1,
+        "renames of the credentials file; {out}"
+    );
+    let text = home.read_credentials();
+    assert!(text.starts_with(mine), "{text}");
+    assert_eq!(text.matches("aws_session_token").count(), 360);
+    assert_ne!(
+        fs::metadata(home.credentials_path()).expect("stat").ino(),
+        inode
+    );
 }

@@ -285,6 +285,8 @@ fn no_access_is_retried_rarely() {
     let said = e.handle(err("dev", v, no()), now);
     assert_eq!(logs(&said).len(), 1);
     e.handle(ok("prod", v, "AK-prod", now + mins(60)), now);
+    assert!(writes(&e.decide(now)).is_empty(), "prod waits for `old`");
+    let now = now + WRITE_HOLD;
     assert_eq!(writes(&e.decide(now)).len(), 1, "prod is written");
     e.handle(wrote("x"), now);
     assert!(fetched(&e.decide(now + mins(30))).is_empty());
@@ -766,7 +768,7 @@ fn failed_write_is_retried_without_calls() {
     let a = e.decide(now);
     let v = version_of(&a, "dev");
     e.handle(ok("dev", v, "AK-dev-1", now + mins(60)), now);
-    assert_eq!(writes(&e.decide(now)).len(), 1);
+    assert_eq!(writes(&e.decide(now + WRITE_HOLD)).len(), 1);
     let failed = || Event::Wrote(WriteResult::Failed("credentials starts with a BOM".into()));
     let said = e.handle(failed(), now);
     assert_eq!(logs(&said).len(), 1, "{said:?}");
@@ -1085,7 +1087,7 @@ fn answers_with_the_token_our_refresh_replaced_are_kept() {
         now,
     );
     e.handle(ok("dev", v, "AK-dev", now + mins(60)), now);
-    let a = e.decide(now);
+    let a = e.decide(now + WRITE_HOLD);
     assert!(!fetched(&a).contains(&"dev".to_owned()), "{a:?}");
     assert_eq!(writes(&a).len(), 1, "{a:?}");
 }
@@ -1105,6 +1107,12 @@ fn review4_late_answer_for_the_old_role_is_written() {
     assert!(fetched(&e.decide(now)).is_empty(), "one call at a time");
     e.handle(ok("prod", v, "AK-prod", now + mins(60)), now);
     e.handle(ok("dev", v, "AK-OLD-ROLE", now + mins(60)), now);
+    e.handle(
+        ok("old", version_of(&a, "old"), "AK-old", now + mins(60)),
+        now,
+    );
+    // The new role's call is out: what is in hand is written a second later without it.
+    let now = now + WRITE_HOLD;
     let a = e.decide(now);
     let calls: Vec<_> = a
         .iter()
@@ -1226,4 +1234,420 @@ fn review6_removed_then_readded_takes_the_old_roles_answer() {
         (None, false),
         "(old role's key written into [dev], second call for dev while the first is out)"
     );
+}
+
+/// `n` profiles `p0`… on the `corp` session, which holds `tok` (8 h, not refreshable).
+fn many(n: usize, once: bool) -> Engine {
+    let mut e = Engine::new(settings(once), 11);
+    let sso = (0..n)
+        .map(|i| profile(&format!("p{i}"), corp(), &format!("{:012}", 100_000 + i)))
+        .collect();
+    e.handle(
+        Event::Config(Ok(Profiles {
+            sso,
+            problems: Vec::new(),
+        })),
+        t0(),
+    );
+    e.handle(login(corp(), token("tok", t0() + mins(480), false)), t0());
+    e
+}
+
+/// How a call of [`drive`] is answered: after `ms` milliseconds, with credentials or an error.
+#[derive(Clone)]
+struct Answer {
+    ms: i64,
+    result: Result<(), CallError>,
+}
+
+fn after(ms: i64) -> Answer {
+    Answer { ms, result: Ok(()) }
+}
+
+fn failing(ms: i64, error: CallError) -> Answer {
+    Answer {
+        ms,
+        result: Err(error),
+    }
+}
+
+/// An answer not yet given: when, to which profile, for which token version, and what.
+type Pending = (DateTime<Utc>, String, u64, Result<(), CallError>);
+
+/// Runs `e` as the shell does from `start` for `span`: the calls `decide` makes are answered
+/// as `answer(profile index)` says (1-hour credentials), every wake the engine asks for is
+/// taken, and every write succeeds. Returns each write as (ms after `start`, sections).
+fn drive(
+    e: &mut Engine,
+    start: DateTime<Utc>,
+    span: TimeDelta,
+    answer: impl Fn(usize) -> Answer,
+) -> Vec<(i64, usize)> {
+    let mut writes = Vec::new();
+    let mut out: Vec<Pending> = Vec::new();
+    let mut now = start;
+    let mut n = 0;
+    loop {
+        let mut queue: std::collections::VecDeque<Action> = e.decide(now).into();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Fetch {
+                    target, version, ..
+                } => {
+                    let name = target.profile.name.clone();
+                    let i: usize = name[1..].parse().expect("profile p<i>");
+                    let a = answer(i);
+                    out.push((now + TimeDelta::milliseconds(a.ms), name, version, a.result));
+                }
+                Action::Write { puts, removals } => {
+                    writes.push((
+                        (now - start).num_milliseconds(),
+                        puts.len() + removals.len(),
+                    ));
+                    queue.extend(e.handle(wrote("…"), now));
+                }
+                _ => {}
+            }
+        }
+        let next_answer = out.iter().map(|(t, ..)| *t).min();
+        let next = [next_answer, e.next_wake(now)].into_iter().flatten().min();
+        let Some(next) = next.filter(|t| *t < start + span) else {
+            return writes;
+        };
+        now = next;
+        let (due, later): (Vec<_>, Vec<_>) = out.drain(..).partition(|(t, ..)| *t <= now);
+        out = later;
+        for (_, name, version, result) in due {
+            n += 1;
+            let result = result.map(|()| creds(&format!("AK-{n}"), now + mins(60)));
+            e.handle(
+                Event::Fetched {
+                    profile: name,
+                    token: version,
+                    result,
+                },
+                now,
+            );
+        }
+    }
+}
+
+/// Every tenth profile (`p3`, `p13`, …) fails with `error` after `ms`; the others answer
+/// after 30 ms.
+fn tenth_fails(i: usize, ms: i64, error: CallError) -> Answer {
+    if i % 10 == 3 {
+        failing(ms, error)
+    } else {
+        after(30)
+    }
+}
+
+fn transient() -> CallError {
+    CallError::Transient {
+        detail: "HTTP 503".into(),
+    }
+}
+
+/// One write per pass. A login of many profiles makes one write once every call is answered;
+/// a call still out a second after the latest answer follows in a second write, without
+/// holding the others back longer than that (`--once` waits for it: one write per run); answers
+/// that keep coming are written at least every 5 s; calls that fail add no write; nothing to
+/// write, no write.
+#[test]
+fn one_write_per_batch() {
+    let secs = TimeDelta::seconds;
+    // (what, --once, profiles, answer of profile i, writes as (ms after the login, sections))
+    type Case = (
+        &'static str,
+        bool,
+        usize,
+        fn(usize) -> Answer,
+        Vec<(i64, usize)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "100 answers within 0.9 s",
+            false,
+            100,
+            |i| after(9 * i as i64),
+            vec![(891, 100)],
+        ),
+        (
+            "the same, --once",
+            true,
+            100,
+            |i| after(9 * i as i64),
+            vec![(891, 100)],
+        ),
+        (
+            "400 at once, --once",
+            true,
+            400,
+            |_| after(50),
+            vec![(50, 400)],
+        ),
+        (
+            "one call takes 5 s",
+            false,
+            100,
+            |i| after(if i == 7 { 5000 } else { 100 + i as i64 }),
+            vec![(1199, 99), (5000, 1)],
+        ),
+        (
+            "one call takes 5 s, --once",
+            true,
+            100,
+            |i| after(if i == 7 { 5000 } else { 100 + i as i64 }),
+            vec![(5000, 100)],
+        ),
+        (
+            "answers 0.4 s apart: they keep coming, one write",
+            false,
+            5,
+            |i| after(400 * i as i64),
+            vec![(1600, 5)],
+        ),
+        (
+            "answers 1.5 s apart: a second without one, written",
+            false,
+            3,
+            |i| after(1500 * i as i64),
+            vec![(1000, 1), (2500, 1), (3000, 1)],
+        ),
+        (
+            "a steady trickle for 12 s: a write every 5 s",
+            false,
+            30,
+            |i| after(400 * i as i64),
+            vec![(5000, 13), (10200, 13), (11600, 4)],
+        ),
+        (
+            "10 fail, 90 answer",
+            false,
+            100,
+            |i| tenth_fails(i, 20, transient()),
+            // A success lifts the login's backoff: the 10 are tried again at once (and fail
+            // again at 50 ms); the 90 wait for that, still one write.
+            vec![(50, 90)],
+        ),
+        (
+            "10 without access, 90 answer",
+            false,
+            100,
+            |i| {
+                let no = CallError::NoAccess {
+                    code: "ForbiddenException".into(),
+                    message: "no".into(),
+                };
+                tenth_fails(i, 20, no)
+            },
+            vec![(30, 90)],
+        ),
+        (
+            "10 fail, 90 answer, --once",
+            true,
+            100,
+            |i| tenth_fails(i, 700, transient()),
+            vec![(700, 90)],
+        ),
+        (
+            "every call fails",
+            true,
+            50,
+            |_| failing(10, CallError::Unauthorized),
+            vec![],
+        ),
+    ];
+    for (what, once, n, answer, want) in cases {
+        let mut e = many(n, once);
+        let got = drive(&mut e, t0(), secs(20), answer);
+        assert_eq!(got, want, "{what}");
+        if once {
+            assert!(e.settled(), "{what}: the pass ends");
+        }
+    }
+}
+
+/// Renewals of credentials written together fall due together, spread only by jitter (up to
+/// a tenth of the margin, at most 30 s): the first to fall due takes the others along, so each
+/// round is one batch of calls and one write, for any margin. Over 6 hours of 1-hour
+/// credentials, 100 profiles are renewed every `60 min - margin` (or a little sooner), each
+/// round one write of all 100.
+#[test]
+fn due_renewals_are_written_together() {
+    let span = TimeDelta::hours(6);
+    for margin in [mins(10), mins(1), TimeDelta::seconds(20), mins(40)] {
+        let mut e = many(100, false);
+        e.settings.refresh_margin = margin;
+        let got = drive(&mut e, t0(), span, |i| after(5 + i as i64));
+        assert!(
+            got.iter().all(|(_, sections)| *sections == 100),
+            "margin {margin}: {got:?}"
+        );
+        let period = |early: TimeDelta| (mins(60) - margin - early).num_seconds();
+        let rounds = 1 + span.num_seconds() / period(TimeDelta::zero());
+        let most = 1 + span.num_seconds() / period(gather_window(margin));
+        assert!(
+            (rounds..=most).contains(&(got.len() as i64)),
+            "margin {margin}: {} writes, {rounds}..={most} expected: {got:?}",
+            got.len()
+        );
+    }
+}
+
+/// The gathering window follows the jitter: it is what spreads a batch's renewals over time.
+#[test]
+fn gather_window_covers_the_jitter() {
+    for (margin, want) in [
+        (mins(10), TimeDelta::seconds(40)),
+        (mins(1), TimeDelta::seconds(16)),
+        (TimeDelta::zero(), GATHER_SLACK),
+    ] {
+        assert_eq!(gather_window(margin), want, "margin {margin}");
+    }
+}
+
+/// Self-repair: whatever broke an owned section (dropped, a key cut, a value changed, a line
+/// cut half-way, the header gone), reading the file puts it back from the credentials in hand:
+/// one write with exactly the broken sections, no call.
+#[test]
+fn broken_sections_are_put_back() {
+    let now = t0();
+    let update = |section, credentials| credfile::Update {
+        section,
+        credentials,
+        region: None,
+    };
+    let (dev, prod, old) = (
+        creds("AK-dev-1", now + mins(60)),
+        creds("AK-prod-1", now + mins(60)),
+        creds("AK-old-1", now + mins(60)),
+    );
+    let ours = credfile::apply(
+        "# mine\n",
+        &[
+            update("dev", &dev),
+            update("prod", &prod),
+            update("old", &old),
+        ],
+    )
+    .text;
+    let dev_block = "[dev]\naws_access_key_id = AK-dev-1\naws_secret_access_key = secret-AK-dev-1\n\
+                     aws_session_token = session-AK-dev-1\n";
+    assert!(ours.contains(dev_block), "{ours}");
+    let cases: [(&str, String, &[&str]); 6] = [
+        ("as written", ours.clone(), &[]),
+        ("dropped", ours.replace(dev_block, ""), &["dev"]),
+        (
+            "a key cut",
+            ours.replace("aws_session_token = session-AK-dev-1\n", ""),
+            &["dev"],
+        ),
+        (
+            "a value changed",
+            ours.replace("session-AK-prod-1", "tampered"),
+            &["prod"],
+        ),
+        (
+            "cut half-way",
+            ours[..ours
+                .find("aws_secret_access_key = secret-AK-old-1")
+                .expect("old")]
+                .to_owned()
+                + "aws_secre",
+            &["old"],
+        ),
+        (
+            "the header gone, two broken",
+            ours.replace("[dev]\n", "").replace("session-AK-old-1", "x"),
+            &["dev", "old"],
+        ),
+    ];
+    for (what, text, want) in cases {
+        let mut e = started(false);
+        written(&mut e, now);
+        e.handle(Event::CredentialsFile(ours.clone()), now);
+        let said = e.handle(Event::CredentialsFile(text), now + mins(1));
+        assert_eq!(
+            logs(&said).len(),
+            usize::from(!want.is_empty()),
+            "{what}: {said:?}"
+        );
+        let a = e.decide(now + mins(1));
+        let sections: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
+        let expect = if want.is_empty() {
+            vec![]
+        } else {
+            vec![(sections, vec![])]
+        };
+        assert_eq!(writes(&a), expect, "{what}");
+        assert!(fetched(&a).is_empty(), "{what}: from what is held, no call");
+    }
+}
+
+/// Self-repair when the file did not change since it was last read: a section broken while
+/// its renewal was in flight (so not put back then), whose renewal then failed, is put back
+/// by the next periodic re-read of the same text, not left broken until a later renewal.
+#[test]
+fn broken_while_renewing_is_put_back_by_the_next_reread() {
+    let mut e = started(false);
+    let now = t0();
+    written(&mut e, now);
+    let update = |section, credentials| credfile::Update {
+        section,
+        credentials,
+        region: None,
+    };
+    let held = [
+        creds("AK-dev-1", now + mins(60)),
+        creds("AK-prod-1", now + mins(60)),
+        creds("AK-old-1", now + mins(60)),
+    ];
+    let ours = credfile::apply(
+        "",
+        &[
+            update("dev", &held[0]),
+            update("prod", &held[1]),
+            update("old", &held[2]),
+        ],
+    )
+    .text;
+    e.handle(Event::CredentialsFile(ours.clone()), now);
+    // A new login renews every profile of `corp`.
+    let renew = now + mins(1);
+    e.handle(login(corp(), token("tok-2", now + mins(480), true)), renew);
+    let a = e.decide(renew);
+    assert_eq!(fetched(&a), ["dev", "prod"]);
+    let v = version_of(&a, "dev");
+    let broken = ours.replace("session-AK-dev-1", "cut");
+    assert!(
+        logs(&e.handle(Event::CredentialsFile(broken.clone()), renew)).is_empty(),
+        "dev's renewal is under way"
+    );
+    for name in ["dev", "prod"] {
+        e.handle(err(name, v, transient()), renew);
+    }
+    assert!(writes(&e.decide(renew)).is_empty(), "nothing new to write");
+    // The next re-read of the same text, while the login backs off (no call to wait for).
+    let later = renew + TimeDelta::seconds(2);
+    let said = e.handle(Event::CredentialsFile(broken), later);
+    assert!(logs(&said)[0].starts_with("[dev] changed"), "{said:?}");
+    let a = e.decide(later);
+    assert_eq!(writes(&a), [(vec!["dev".to_owned()], vec![])], "{a:?}");
+}
+
+/// Stopping (SIGTERM) writes what is in hand at once, without waiting for the calls still
+/// out: results are not dropped for want of a second.
+#[test]
+fn stop_writes_what_is_held() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    e.handle(
+        ok("dev", version_of(&a, "dev"), "AK-dev-1", now + mins(60)),
+        now,
+    );
+    assert!(writes(&e.decide(now)).is_empty(), "waits for prod and old");
+    assert_eq!(writes(&e.flush()), [(vec!["dev".to_owned()], vec![])]);
+    assert!(e.flush().is_empty(), "one write at a time");
 }

@@ -5,7 +5,8 @@
 //! botocore prefers it to `aws_session_token`). Every other byte — comments, blank lines,
 //! spacing, order, CRLF endings, a missing final newline, other profiles — comes out as it went
 //! in. A section that holds long-term keys (an access key with no session token) is never
-//! overwritten, and a section that appears twice is left alone: both are reported as
+//! overwritten (unless its access key id is the very one being written: then it holds the same
+//! temporary credentials, cut short, and is made whole), and a section that appears twice is left alone: both are reported as
 //! [`Refusal`]s. The result never has a duplicate section or key, which botocore refuses.
 //!
 //! [`remove`] undoes [`apply`] when a login ends: it takes out the keys ssofresh owns from the
@@ -273,7 +274,14 @@ fn plan_section(
         .iter()
         .any(|l| key_of(l).is_some_and(|(k, v)| k == "aws_access_key_id" && v.starts_with("AKIA")));
     let temporary = has_value("aws_session_token") || has_value("aws_security_token");
-    if long_term_id || (has("aws_access_key_id") && !temporary) {
+    // An access key id names one set of credentials: a section holding the very (temporary)
+    // key id being written holds these same credentials, cut short, and is put back whole.
+    let same_id = section.iter().any(|l| {
+        key_of(l).is_some_and(|(k, v)| {
+            k == "aws_access_key_id" && v == update.credentials.access_key_id.as_str()
+        })
+    });
+    if long_term_id || (has("aws_access_key_id") && !temporary && !same_id) {
         return Err(Refusal::LongTermKeys);
     }
     let mut pairs = wanted(update);

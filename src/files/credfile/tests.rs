@@ -182,6 +182,12 @@ fn before_after() {
             format!("[a]\n{b1}\n[b]\n{b2}"),
         ),
         (
+            "a section of these very credentials, cut short, is made whole",
+            "[dev]\naws_access_key_id = ASIA1\naws_secret_access_key = secret1\n".into(),
+            vec![("dev", 1)],
+            format!("[dev]\n{b1}"),
+        ),
+        (
             "a preamble without a section and invalid lines survive",
             "stray line\n[dev]\njunk\n".into(),
             vec![("dev", 1)],

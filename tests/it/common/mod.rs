@@ -13,6 +13,7 @@
 //!   and botocore judging an SSO token cache file.
 //! - [`daemon`]: [`Daemon`], the binary running as a daemon: its log as it comes, signals,
 //!   waits that fail with the log, and no process left behind.
+//! - [`renames`]: [`Replacements`], how often a file is replaced on disk, as inotify sees it.
 //!
 //! Each test binary uses only part of this module, hence the `dead_code` allowance.
 //! `benches/once.rs` and `examples/demo.rs` include these files by path too.
@@ -22,6 +23,7 @@ pub mod daemon;
 pub mod home;
 pub mod portal;
 pub mod readers;
+pub mod renames;
 pub mod run;
 pub mod tls;
 
@@ -29,5 +31,6 @@ pub use daemon::Daemon;
 pub use home::{TestHome, cache_file_name, token_json};
 pub use portal::{Portal, Recorded, Reply};
 pub use readers::{botocore_raw, botocore_raw_each, botocore_read, botocore_sso_token, js_v2_read};
+pub use renames::Replacements;
 pub use run::{Outcome, run, run_with_timeout, ssofresh};
 pub use tls::{ConnectProxy, ProxyRequest, TestPki, TlsFront};

@@ -185,6 +185,11 @@ pub struct Portal {
     acceptor: Option<thread::JoinHandle<()>>,
 }
 
+/// The account of profile `p<i>` of a [`Portal::fleet`].
+pub fn fleet_account(i: u64) -> String {
+    format!("{:012}", 500_000_000_000u64 + i)
+}
+
 impl Portal {
     /// Starts a portal on `127.0.0.1` with a free port, with no tokens.
     pub fn start() -> Self {
@@ -240,6 +245,22 @@ impl Portal {
             .grants
             .entry(access_token.to_owned())
             .or_default();
+    }
+
+    /// A fleet of `n` roles granted to `access_token` for an hour: role `Dev` in accounts
+    /// [`fleet_account`]`(0)`…; returns a config with one sso-session profile `p<i>` for each,
+    /// on session `corp` at `start_url`.
+    pub fn fleet(&self, access_token: &str, n: u64, start_url: &str) -> String {
+        let mut config =
+            format!("[sso-session corp]\nsso_start_url = {start_url}\nsso_region = us-east-1\n");
+        for i in 0..n {
+            let account = fleet_account(i);
+            config.push_str(&format!(
+                "\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"
+            ));
+            self.grant(access_token, &account, "Dev", Duration::from_secs(3600));
+        }
+        config
     }
 
     /// Forgets `access_token` (as after `aws sso logout`): it gets 401 from now on.
