@@ -45,6 +45,20 @@ pub struct Options {
     pub sso_endpoint: Endpoint,
     /// Where SSO OIDC is when not at AWS (`AWS_ENDPOINT_URL_SSO_OIDC`).
     pub oidc_endpoint: Endpoint,
+    /// How the user is told that a login is needed.
+    pub notify: Notify,
+}
+
+/// How the user is told that a login is needed (`--notify-before`, `--on-login-needed`,
+/// `--no-notify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    /// Tell this long before a login that cannot be renewed ends.
+    pub before: std::time::Duration,
+    /// The command run through `sh -c` when a login is needed.
+    pub hook: Option<String>,
+    /// Whether a desktop notification is shown.
+    pub desktop: bool,
 }
 
 /// A failure that stops the pass: nothing can be written.
