@@ -95,7 +95,7 @@ fn main() {
     .expect("HOME is set");
     let options = Options {
         paths,
-        selectors: Vec::new(),
+        selection: Default::default(),
         with_region: false,
         policy: CallPolicy::default(),
         refresh_margin: REFRESH_MARGIN,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-pub use crate::daemon::plan::Selector;
+pub use crate::daemon::plan::{Glob, Selection, Selector};
 use crate::daemon::run::{Notify, Options};
 use crate::files::paths::Paths;
 use crate::login::portal::{CallPolicy, Endpoint};
@@ -252,16 +252,23 @@ pub struct StatusArgs {
 }
 
 impl SelectArgs {
-    /// The `--profile` choices, checked.
-    pub fn selectors(&self) -> anyhow::Result<Vec<Selector>> {
-        if let Some(glob) = self.excludes.first() {
-            anyhow::bail!("--exclude {glob:?}: not implemented yet");
-        }
-        self.profiles
+    /// The `--profile` and `--exclude` choices, checked.
+    pub fn selection(&self) -> anyhow::Result<Selection> {
+        let selectors = self
+            .profiles
             .iter()
             .map(|raw| parse_selector(raw))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(anyhow::Error::msg)
+            .map_err(anyhow::Error::msg)?;
+        let excludes = self
+            .excludes
+            .iter()
+            .map(|raw| Glob::new(raw.trim()).map_err(|e| anyhow::anyhow!("--exclude {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Selection {
+            selectors,
+            excludes,
+        })
     }
 }
 
@@ -281,7 +288,7 @@ impl DaemonArgs {
     pub fn resolve(&self) -> anyhow::Result<Options> {
         Ok(Options {
             paths: self.files.paths()?,
-            selectors: self.select.selectors()?,
+            selection: self.select.selection()?,
             with_region: self.with_region,
             policy: CallPolicy {
                 timeout: self.timeout,
@@ -351,7 +358,8 @@ impl Args {
     }
 }
 
-/// Parses `NAME[:SECTION]`. A section name must be usable inside `[...]` on one line.
+/// Parses a `--profile` value: a glob when it holds one of `*?[{`, else `NAME[:SECTION]`.
+/// A section name must be usable inside `[...]` on one line.
 pub fn parse_selector(raw: &str) -> Result<Selector, String> {
     let (profile, section) = match raw.rsplit_once(':') {
         Some((p, s)) => (p, s),
@@ -359,6 +367,17 @@ pub fn parse_selector(raw: &str) -> Result<Selector, String> {
     };
     let profile = profile.trim();
     let section = section.trim();
+    if profile.contains(Glob::SPECIAL) {
+        if section != profile {
+            return Err(format!(
+                "--profile {raw:?}: a glob picks several profiles, each written to its own \
+                 section; name one profile to choose its section (NAME:SECTION)"
+            ));
+        }
+        return Glob::new(profile)
+            .map(Selector::Glob)
+            .map_err(|e| format!("--profile {e}"));
+    }
     if profile.is_empty() {
         return Err(format!("--profile {raw:?}: the profile name is empty"));
     }
@@ -372,7 +391,7 @@ pub fn parse_selector(raw: &str) -> Result<Selector, String> {
             "--profile {raw:?}: a section name cannot contain '[', ']' or a line break"
         ));
     }
-    Ok(Selector {
+    Ok(Selector::Exact {
         profile: profile.to_owned(),
         section: section.to_owned(),
     })
@@ -496,19 +515,37 @@ mod tests {
         assert_eq!(parse_timeout("1h"), Ok(MAX_TIMEOUT));
     }
 
-    /// `NAME[:SECTION]`, with `default` allowed and bad section names refused.
+    /// `NAME[:SECTION]`, with `default` allowed and bad section names refused; globs, without
+    /// a section.
     #[test]
     fn selectors() {
-        let s = |p: &str, sec: &str| Selector {
+        let s = |p: &str, sec: &str| Selector::Exact {
             profile: p.into(),
             section: sec.into(),
         };
         assert_eq!(parse_selector("dev"), Ok(s("dev", "dev")));
         assert_eq!(parse_selector("dev:default"), Ok(s("dev", "default")));
         assert_eq!(parse_selector("a:b:c"), Ok(s("a:b", "c")));
-        for bad in ["", ":x", "dev:", "dev:a]b", "dev:[x"] {
+        for bad in [
+            "",
+            ":x",
+            "dev:",
+            "dev:a]b",
+            "dev:[x",
+            "dev-*:default",
+            "dev-[",
+        ] {
             assert!(parse_selector(bad).is_err(), "{bad}");
         }
+        let glob = |text: &str| Selector::Glob(Glob::new(text).expect("valid"));
+        assert_eq!(parse_selector("dev-*"), Ok(glob("dev-*")));
+        assert_eq!(parse_selector("?a[bc]"), Ok(glob("?a[bc]")));
+        assert!(
+            parse_selector("dev-[")
+                .expect_err("refused")
+                .contains("not a valid glob"),
+            "says why"
+        );
     }
 
     /// The option names people and service files rely on.

@@ -11,7 +11,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use crate::daemon::engine::{self, Event, Put, Refresh, Removal, Seen};
-use crate::daemon::plan::Selector;
+use crate::daemon::plan::Selection;
 use crate::daemon::plan::{self, Outcome, Target};
 use crate::files::config::{self, LoginId, Profiles};
 use crate::files::credfile::{self, Update};
@@ -33,8 +33,8 @@ const WRITE_ATTEMPTS: usize = 3;
 pub struct Options {
     /// Where the files are.
     pub paths: Paths,
-    /// `--profile` choices; empty means every SSO profile.
-    pub selectors: Vec<Selector>,
+    /// `--profile` and `--exclude` choices.
+    pub selection: Selection,
     /// Write each profile's `region` too.
     pub with_region: bool,
     /// Timeouts and retries of portal calls.
