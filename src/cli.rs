@@ -1,7 +1,8 @@
 //! The command line: the subcommands and options, parsed raw by clap, then resolved into
 //! validated [`Options`](crate::daemon::run::Options).
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -306,6 +307,80 @@ impl DaemonArgs {
     }
 }
 
+impl InstallArgs {
+    /// The daemon's command line these options stand for (without the program), for the
+    /// service file: options at their defaults left out, relative paths made absolute
+    /// against `cwd`, `-v`/`-q` kept.
+    pub fn daemon_argv(&self, cwd: &Path) -> Vec<OsString> {
+        let d = &self.daemon;
+        let mut argv: Vec<OsString> = Vec::new();
+        let mut pair = |flag: &str, value: OsString| {
+            argv.push(flag.into());
+            argv.push(value);
+        };
+        for profile in &d.select.profiles {
+            pair("--profile", profile.into());
+        }
+        for exclude in &d.select.excludes {
+            pair("--exclude", exclude.into());
+        }
+        if d.refresh_margin != DEFAULT_MARGIN {
+            pair("--refresh-margin", format_duration(d.refresh_margin).into());
+        }
+        if d.timeout != DEFAULT_TIMEOUT {
+            pair("--timeout", format_duration(d.timeout).into());
+        }
+        if let Some(config) = &d.files.config {
+            pair("--config", cwd.join(config).into());
+        }
+        if let Some(credentials) = &d.files.credentials {
+            pair("--credentials", cwd.join(credentials).into());
+        }
+        if d.notify_before != DEFAULT_NOTIFY_BEFORE {
+            pair("--notify-before", format_duration(d.notify_before).into());
+        }
+        if let Some(hook) = &d.on_login_needed {
+            pair("--on-login-needed", hook.into());
+        }
+        let flags = [
+            (d.with_region, "--with-region"),
+            (d.no_notify, "--no-notify"),
+            (self.log.quiet, "--quiet"),
+        ];
+        for (set, flag) in flags {
+            if set {
+                argv.push(flag.into());
+            }
+        }
+        if self.log.verbose > 0 {
+            argv.push(format!("-{}", "v".repeat(usize::from(self.log.verbose))).into());
+        }
+        argv
+    }
+}
+
+/// `--refresh-margin`'s default.
+const DEFAULT_MARGIN: Duration = Duration::from_secs(600);
+/// `--timeout`'s default.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// `--notify-before`'s default.
+const DEFAULT_NOTIFY_BEFORE: Duration = Duration::from_secs(900);
+
+/// Writes a duration the way [`parse_duration`] reads it back: `250ms`, `90s`, `5m`, `2h`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let secs = d.as_secs();
+    match secs {
+        0 => "0s".to_owned(),
+        s if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        s if s.is_multiple_of(60) => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// The process environment, as the lookup the resolvers take.
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -513,6 +588,92 @@ mod tests {
         );
         assert!(parse_timeout("2h").is_err());
         assert_eq!(parse_timeout("1h"), Ok(MAX_TIMEOUT));
+    }
+
+    /// `install`'s options come back as the daemon's command line: defaults left out, paths
+    /// absolute, durations in a form that parses to the same value, and parsing that line
+    /// gives the same options.
+    #[test]
+    fn install_options_to_daemon_argv() {
+        let parse = |argv: &[&str]| Args::try_parse_from(argv.iter().copied()).expect("parses");
+        let Some(Command::Install(plain)) = parse(&["ssofresh", "install"]).command else {
+            panic!("install");
+        };
+        assert!(plain.daemon_argv(Path::new("/cwd")).is_empty());
+        let d = &plain.daemon;
+        assert_eq!(
+            (d.refresh_margin, d.timeout, d.notify_before),
+            (DEFAULT_MARGIN, DEFAULT_TIMEOUT, DEFAULT_NOTIFY_BEFORE),
+            "the constants are clap's defaults"
+        );
+        let given = [
+            "ssofresh",
+            "install",
+            "--service",
+            "launchd",
+            "-p",
+            "dev-*",
+            "-p",
+            "x:default",
+            "--exclude",
+            "dev-old",
+            "--refresh-margin",
+            "90s",
+            "--timeout",
+            "1500ms",
+            "--config",
+            "cfg",
+            "--credentials",
+            "/abs/creds",
+            "--notify-before",
+            "1h",
+            "--on-login-needed",
+            "notify-send 'log in'",
+            "--with-region",
+            "--no-notify",
+            "-vv",
+        ];
+        let Some(Command::Install(install)) = parse(&given).command else {
+            panic!("install");
+        };
+        let argv = install.daemon_argv(Path::new("/cwd"));
+        let strings: Vec<&str> = argv.iter().map(|a| a.to_str().expect("utf-8")).collect();
+        assert_eq!(
+            strings,
+            [
+                "--profile",
+                "dev-*",
+                "--profile",
+                "x:default",
+                "--exclude",
+                "dev-old",
+                "--refresh-margin",
+                "90s",
+                "--timeout",
+                "1500ms",
+                "--config",
+                "/cwd/cfg",
+                "--credentials",
+                "/abs/creds",
+                "--notify-before",
+                "1h",
+                "--on-login-needed",
+                "notify-send 'log in'",
+                "--with-region",
+                "--no-notify",
+                "-vv",
+            ]
+        );
+        let mut again = vec!["ssofresh", "install"];
+        again.extend(&strings);
+        let Some(Command::Install(reparsed)) = parse(&again).command else {
+            panic!("install");
+        };
+        assert_eq!(reparsed.daemon_argv(Path::new("/elsewhere")), argv);
+        for d in [0, 1, 59, 60, 61, 3600, 5400, 86400] {
+            let d = Duration::from_secs(d);
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
     }
 
     /// `NAME[:SECTION]`, with `default` allowed and bad section names refused; globs, without

@@ -10,6 +10,7 @@
 //! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
 //! - [`editor_botocore`]: botocore judges the credentials editor's writes and removals.
 //! - [`service_files`]: the systemd unit and the launchd agent are valid and match the README.
+//! - [`install`]: `ssofresh install` / `uninstall` with recording `systemctl` stand-ins.
 //! - [`portal_selftest`], [`readers_selftest`], [`harness_selftest`]: the harness is faithful.
 
 mod botocore_config;
@@ -17,6 +18,7 @@ mod common;
 mod daemon;
 mod editor_botocore;
 mod harness_selftest;
+mod install;
 mod network;
 mod oidc_selftest;
 mod once;
