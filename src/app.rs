@@ -23,7 +23,7 @@ pub fn main(args: Args) -> ExitCode {
         Some(Command::Uninstall(uninstall)) => service::install::uninstall(uninstall),
         Some(Command::Status(status)) => service::status::run(status),
         Some(Command::Completions { shell }) => print_completions(*shell),
-        Some(Command::Man) => print_man(),
+        Some(Command::Man { subcommand }) => print_man(subcommand.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -60,10 +60,22 @@ fn print_completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     write_stdout(&out)
 }
 
-/// `ssofresh man`: the manual page (roff), generated from the clap definition, on stdout.
-fn print_man() -> anyhow::Result<ExitCode> {
+/// `ssofresh man [SUBCOMMAND]`: the manual page (roff), generated from the clap definition,
+/// on stdout; a subcommand's page is `ssofresh-NAME(1)`, as the main page refers to it.
+fn print_man(subcommand: Option<&str>) -> anyhow::Result<ExitCode> {
+    let main = cli::command();
+    let page = match subcommand {
+        None => main,
+        Some(name) => main
+            .find_subcommand(name)
+            .cloned()
+            .with_context(|| format!("no subcommand {name:?}"))?
+            .name(format!("ssofresh-{name}"))
+            .bin_name(format!("ssofresh {name}"))
+            .version(env!("CARGO_PKG_VERSION")),
+    };
     let mut out = Vec::new();
-    clap_mangen::Man::new(cli::command())
+    clap_mangen::Man::new(page)
         .render(&mut out)
         .context("cannot render the manual page")?;
     write_stdout(&out)

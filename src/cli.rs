@@ -85,7 +85,11 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the manual page (roff) to stdout: `ssofresh man | man -l -`.
-    Man,
+    Man {
+        /// The page of this subcommand (`ssofresh-install(1)`, …) instead of the main one.
+        #[arg(value_parser = ["install", "uninstall", "status", "completions"])]
+        subcommand: Option<String>,
+    },
 }
 
 /// `-v` and `-q`: of the daemon, `--once`, `install` (written into the service), `uninstall`
@@ -395,7 +399,7 @@ impl Args {
     /// The `-v`/`-q` that apply: the subcommand's, else the daemon's.
     pub fn log(&self) -> &LogArgs {
         match &self.command {
-            None | Some(Command::Completions { .. } | Command::Man) => &self.log,
+            None | Some(Command::Completions { .. } | Command::Man { .. }) => &self.log,
             Some(Command::Install(a)) => &a.log,
             Some(Command::Uninstall(a)) => &a.log,
             Some(Command::Status(a)) => &a.log,
