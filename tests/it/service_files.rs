@@ -295,12 +295,16 @@ fn systemd_analyze_verifies_the_unit() {
     );
 }
 
-/// The README's install steps copy the files that exist, substitute the plist's placeholder,
-/// and name the launchd label and the systemd unit they define.
+/// The README's install steps (`ssofresh install`, and by hand) copy the files that exist,
+/// substitute the plist's placeholder, and name the launchd label and the systemd unit they
+/// define.
 #[test]
 fn readme_install_steps_match_the_files() {
     let readme = repo_file("README.md");
     for step in [
+        "cargo install --locked --path .".to_owned(),
+        "ssofresh install".to_owned(),
+        "ssofresh uninstall".to_owned(),
         format!("cp {UNIT} ~/.config/systemd/user/"),
         "systemctl --user enable --now ssofresh".to_owned(),
         "systemctl --user reload ssofresh".to_owned(),
