@@ -119,10 +119,9 @@ pub enum Outcome {
     Conflict { section: String, refusal: Refusal },
     /// The profile is wrong in the config file.
     Misconfigured { message: String },
-    /// `--profile` named a profile that is not an SSO profile in the config file.
-    NotFound { known: Vec<String> },
-    /// A `--profile` glob matched no profile in the config file.
-    NoMatch { known: Vec<String> },
+    /// `--profile` named a profile that is not an SSO profile in the config file, or (`glob`)
+    /// gave a glob that matches none; `known` are the SSO profiles there are.
+    NotFound { known: Vec<String>, glob: bool },
 }
 
 impl Outcome {
@@ -186,30 +185,32 @@ impl Outcome {
             Outcome::Written { section, expires } => {
                 format!("wrote [{section}], valid until {}", format_time(*expires))
             }
-            Outcome::NeedsLogin { login, command, why } => {
+            Outcome::NeedsLogin {
+                login,
+                command,
+                why,
+            } => {
                 format!("{}; run `{command}`", why.describe(login))
             }
-            Outcome::NoAccess { detail } | Outcome::Unavailable { detail } | Outcome::Failed { detail } => {
-                detail.clone()
+            Outcome::NoAccess { detail }
+            | Outcome::Unavailable { detail }
+            | Outcome::Failed { detail } => detail.clone(),
+            Outcome::Conflict { section, refusal } => {
+                format!("not written to [{section}]: {refusal}")
             }
-            Outcome::Conflict { section, refusal } => format!("not written to [{section}]: {refusal}"),
             Outcome::Misconfigured { message } => message.clone(),
-            Outcome::NotFound { known } if known.is_empty() => {
-                "not an SSO profile in the config file, which has none; set one up with `aws configure sso`"
-                    .to_owned()
+            Outcome::NotFound { known, glob } => {
+                let what = if *glob {
+                    "this --profile glob matches no SSO profile in the config file"
+                } else {
+                    "not an SSO profile in the config file"
+                };
+                if known.is_empty() {
+                    format!("{what}, which has none; set one up with `aws configure sso`")
+                } else {
+                    format!("{what} (its SSO profiles: {})", known.join(", "))
+                }
             }
-            Outcome::NotFound { known } => format!(
-                "not an SSO profile in the config file (its SSO profiles: {})",
-                known.join(", ")
-            ),
-            Outcome::NoMatch { known } if known.is_empty() => {
-                "this --profile glob matches no profile: the config file has no SSO profile; set one up with `aws configure sso`"
-                    .to_owned()
-            }
-            Outcome::NoMatch { known } => format!(
-                "this --profile glob matches no SSO profile in the config file (its SSO profiles: {})",
-                known.join(", ")
-            ),
         }
     }
 }
@@ -295,7 +296,13 @@ pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(
                 {
                     outcomes.push(misconfigured(problem));
                 } else {
-                    outcomes.push((profile.clone(), Outcome::NotFound { known: known() }));
+                    outcomes.push((
+                        profile.clone(),
+                        Outcome::NotFound {
+                            known: known(),
+                            glob: false,
+                        },
+                    ));
                 }
             }
             Selector::Glob(glob) => {
@@ -325,7 +332,10 @@ pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(
                 if !matched {
                     outcomes.push((
                         glob.as_str().to_owned(),
-                        Outcome::NoMatch { known: known() },
+                        Outcome::NotFound {
+                            known: known(),
+                            glob: true,
+                        },
                     ));
                 }
             }
@@ -333,7 +343,7 @@ pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(
     }
     targets.retain(|t| !selection.excludes(&t.profile.name));
     outcomes.retain(|(name, outcome)| {
-        matches!(outcome, Outcome::NoMatch { .. }) || !selection.excludes(name)
+        matches!(outcome, Outcome::NotFound { glob: true, .. }) || !selection.excludes(name)
     });
     // A section name no reader agrees on is refused before any call.
     let (unusable, targets): (Vec<Target>, Vec<Target>) = targets
@@ -488,7 +498,7 @@ mod tests {
         assert_eq!(targets.len(), 1);
         assert_eq!(targets[0].section, "default");
         assert!(
-            matches!(&outcomes[0].1, Outcome::NotFound { known } if known == &["dev", "legacy"])
+            matches!(&outcomes[0].1, Outcome::NotFound { known, glob: false } if known == &["dev", "legacy"])
         );
         assert!(outcomes[0].1.message().contains("dev, legacy"));
         assert!(matches!(&outcomes[1].1, Outcome::Misconfigured { .. }));
