@@ -435,6 +435,14 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     for note in &left_out {
         eprintln!("ssofresh: note: {note}");
     }
+    if spec.exe.components().any(|c| c.as_os_str() == "target") {
+        eprintln!(
+            "ssofresh: note: the service will run {}, a build in a cargo target folder that \
+             the next `cargo build` or `cargo clean` replaces; `cargo install --locked --path .` \
+             and then `ssofresh install` give it a lasting path",
+            spec.exe.display()
+        );
+    }
     if args.dry_run {
         say(
             &mut out,
