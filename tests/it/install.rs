@@ -123,11 +123,12 @@ fn printed_file(out: &Outcome) -> String {
 /// `install --dry-run` for systemd prints a unit that `systemd-analyze --user verify`
 /// accepts, running the real binary with the options given (quoted for systemd), carrying the
 /// variables that shape ssofresh but no credentials, opening a credentials folder outside
-/// ~/.aws; it prints the commands, runs none, and writes nothing.
+/// ~/.aws (its name with a space, quoted); it prints the commands, runs none, and writes
+/// nothing.
 #[test]
 fn dry_run_systemd_unit_verifies() {
     let setup = Setup::new();
-    let outside = setup.home.path().join("dotfiles");
+    let outside = setup.home.path().join("dot files");
     let mut cmd = setup.cmd(&[
         "install",
         "--dry-run",
@@ -169,7 +170,14 @@ fn dry_run_systemd_unit_verifies() {
         "{unit}"
     );
     assert!(
-        unit.contains(&format!("\nReadWritePaths=-{}\n", outside.display())),
+        unit.contains(&format!(
+            "\nEnvironment=\"AWS_SHARED_CREDENTIALS_FILE={}/credentials\"\n",
+            outside.display()
+        )),
+        "{unit}"
+    );
+    assert!(
+        unit.contains(&format!("\nReadWritePaths=-\"{}\"\n", outside.display())),
         "{unit}"
     );
     for secret in [
