@@ -627,6 +627,11 @@ pub fn uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
 /// token): what ssofresh writes. Long-term keys, other keys and comments stay.
 fn remove_credentials(args: &UninstallArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let paths = args.files.paths()?;
+    // A daemon still running (started by hand) would put the sections back at once.
+    drop(
+        fsio::hold_instance_lock(&paths.credentials)
+            .map_err(|e| anyhow::anyhow!("{e}; the credentials were not touched"))?,
+    );
     let selection = args.select.selection()?;
     let profiles = run::load_profiles(&paths.config, paths.config_named)?;
     let (targets, _) = plan::select(&profiles, &selection);

@@ -421,3 +421,30 @@ fn uninstall_removes_only_written_sections() {
     out.assert_success();
     assert!(out.stdout.contains("no section"), "{out}");
 }
+
+/// `uninstall --remove-credentials` refuses while a daemon (started by hand) keeps the
+/// credentials file, since it would put the sections back; the file is not touched.
+#[test]
+fn remove_credentials_refused_while_a_daemon_runs() {
+    let setup = Setup::new();
+    let home = &setup.home;
+    home.write_config("[profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\n\
+                       [sso-session corp]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n");
+    let written = "[dev]\naws_access_key_id = ASIA1\naws_secret_access_key = s\n\
+                   aws_session_token = t\nx_security_token_expires = 2030-01-01T00:00:00Z\n";
+    home.write_credentials(written);
+    let portal = Portal::start();
+    let d = crate::common::Daemon::spawn(ssofresh(home, &portal));
+    let pid_file = home.aws_dir().join(".credentials.ssofresh.pid");
+    d.wait_for(
+        "the daemon's lock",
+        std::time::Duration::from_secs(10),
+        || fs::read_to_string(&pid_file).is_ok_and(|p| p.trim() == d.pid().to_string()),
+    );
+    let out = setup.run(&["uninstall", "--remove-credentials"]);
+    out.assert_status(1);
+    assert!(out.stderr.contains("already keeping"), "{out}");
+    assert!(out.stderr.contains("were not touched"), "{out}");
+    assert_eq!(home.read_credentials(), written);
+    d.stop().assert_success();
+}
