@@ -396,7 +396,7 @@ fn sim_token(access: &str, expires: DateTime<Utc>, refreshable: bool, now: DateT
 fn simulate(sim: &Sim) -> Counts {
     let settings = Settings {
         refresh_margin: sim.margin,
-        selectors: Vec::new(),
+        selection: Default::default(),
         with_region: false,
         once: false,
     };

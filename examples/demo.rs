@@ -32,7 +32,7 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use ssofresh::daemon::run::{Options, Report};
+use ssofresh::daemon::run::{Notify, Options, Report};
 use ssofresh::daemon::{self, Mode, Signal};
 use ssofresh::files::paths::Paths;
 use ssofresh::login::portal::{CallPolicy, Endpoint};
@@ -95,12 +95,17 @@ fn main() {
     .expect("HOME is set");
     let options = Options {
         paths,
-        selectors: Vec::new(),
+        selection: Default::default(),
         with_region: false,
         policy: CallPolicy::default(),
         refresh_margin: REFRESH_MARGIN,
         sso_endpoint: Endpoint(Some(portal.url())),
         oidc_endpoint: Endpoint(Some(portal.url())),
+        notify: Notify {
+            before: Duration::from_secs(15 * 60),
+            hook: None,
+            desktop: false,
+        },
     };
     let (stop, signals) = mpsc::channel(1);
     let daemon = thread::Builder::new()

@@ -1,5 +1,6 @@
-//! The program as the command line runs it: options resolved, then either one pass and its
-//! report (`--once`) or the daemon, with its instance lock and signal handling.
+//! The program as the command line runs it: a subcommand (install, uninstall, status,
+//! completions, man), or options resolved, then either one pass and its report (`--once`) or
+//! the daemon, with its instance lock and signal handling.
 
 use std::process::ExitCode;
 
@@ -7,18 +8,25 @@ use anyhow::Context;
 
 use tokio::sync::mpsc;
 
-use crate::cli::{self, Args};
+use crate::cli::{self, Args, Command};
 use crate::daemon::plan::{self, Outcome};
 use crate::daemon::run::{Fatal, Options, Report};
 use crate::daemon::{self, Mode, Signal};
 use crate::files::fsio;
-use crate::files::paths::Paths;
-use crate::login::portal::{CallPolicy, Endpoint};
+use crate::service;
 
 /// Runs ssofresh with parsed arguments and returns the exit status.
 pub fn main(args: Args) -> ExitCode {
-    match run(args) {
-        Ok(code) => ExitCode::from(code),
+    let result = match &args.command {
+        None => run(&args).map(ExitCode::from),
+        Some(Command::Install(install)) => service::install::install(install),
+        Some(Command::Uninstall(uninstall)) => service::install::uninstall(uninstall),
+        Some(Command::Status(status)) => service::status::run(status),
+        Some(Command::Completions { shell }) => print_completions(*shell),
+        Some(Command::Man { subcommand }) => print_man(subcommand.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("ssofresh: {e:#}");
             ExitCode::from(1)
@@ -26,8 +34,9 @@ pub fn main(args: Args) -> ExitCode {
     }
 }
 
-fn run(args: Args) -> anyhow::Result<u8> {
-    let options = resolve(&args)?;
+/// The daemon, or one pass with `--once`.
+fn run(args: &Args) -> anyhow::Result<u8> {
+    let options = args.daemon.resolve()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -59,6 +68,47 @@ fn prepare_writes(options: &Options) {
     );
 }
 
+/// `ssofresh completions SHELL`: the script, generated from the clap definition, on stdout.
+fn print_completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut command = cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command, "ssofresh", &mut out);
+    write_stdout(&out)
+}
+
+/// `ssofresh man [SUBCOMMAND]`: the manual page (roff), generated from the clap definition,
+/// on stdout; a subcommand's page is `ssofresh-NAME(1)`, as the main page refers to it.
+fn print_man(subcommand: Option<&str>) -> anyhow::Result<ExitCode> {
+    let main = cli::command();
+    let page = match subcommand {
+        None => main,
+        Some(name) => main
+            .find_subcommand(name)
+            .cloned()
+            .with_context(|| format!("no subcommand {name:?}"))?
+            .name(format!("ssofresh-{name}"))
+            .bin_name(format!("ssofresh {name}"))
+            .version(env!("CARGO_PKG_VERSION")),
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut out)
+        .context("cannot render the manual page")?;
+    write_stdout(&out)
+}
+
+/// Writes generated text to stdout; a closed pipe (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to stdout"))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
 /// SIGTERM, SIGINT and SIGHUP, caught by signal-hook on a thread of their own and handed to
 /// the loop as [`Signal`]s.
 fn forward_signals() -> anyhow::Result<mpsc::Receiver<Signal>> {
@@ -82,32 +132,6 @@ fn forward_signals() -> anyhow::Result<mpsc::Receiver<Signal>> {
         })
         .context("cannot start the signal thread")?;
     Ok(rx)
-}
-
-/// Turns the raw arguments into validated options.
-fn resolve(args: &Args) -> anyhow::Result<Options> {
-    let env = |k: &str| std::env::var(k).ok();
-    let selectors = args
-        .profiles
-        .iter()
-        .map(|raw| cli::parse_selector(raw))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)?;
-    let paths = Paths::resolve(args.config.clone(), args.credentials.clone(), |k| {
-        std::env::var(k).ok()
-    })?;
-    Ok(Options {
-        paths,
-        selectors,
-        with_region: args.with_region,
-        policy: CallPolicy {
-            timeout: args.timeout,
-            ..CallPolicy::default()
-        },
-        refresh_margin: args.refresh_margin,
-        sso_endpoint: Endpoint::from_env("SSO", env),
-        oidc_endpoint: Endpoint::from_env("SSO_OIDC", env),
-    })
 }
 
 /// Prints what the user must know on stderr: each profile that was not written, with what

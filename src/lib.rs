@@ -9,7 +9,11 @@
 //! Folders group the modules by role; a module imports only from its own folder and the ones
 //! listed below it, never from one above.
 //! - [`app`]: the program as run from the command line: options, instance lock, signals, report.
-//! - [`cli`]: the command line, parsed raw and resolved into validated values.
+//! - [`cli`]: the command line (subcommands and options), parsed raw and resolved into
+//!   validated values.
+//! - [`service`]: ssofresh as a service of the system.
+//!   - [`service::install`]: `install` and `uninstall`: the systemd unit or launchd agent.
+//!   - [`service::status`]: `status`: what the daemon is doing, per profile.
 //! - [`daemon`]: the event loop: events in, actions out, capped sleeps on the wall clock.
 //!   - [`daemon::engine`]: the pure decisions: schedules, backoff, refresh, logout,
 //!     put-back, one write per pass.
@@ -43,4 +47,5 @@ pub mod files;
 pub mod logging;
 pub mod login;
 pub mod secret;
+pub mod service;
 pub mod time;

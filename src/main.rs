@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     let args = match ssofresh::cli::Args::try_parse() {
         Ok(args) => args,
@@ -18,8 +16,10 @@ fn main() -> ExitCode {
             };
         }
     };
-    let timestamps = !args.once && !stderr_is_journal();
-    ssofresh::logging::init(args.verbose, args.quiet, timestamps);
+    // The daemon's log lines carry timestamps, unless the journal adds its own; one pass and
+    // the subcommands print none.
+    let timestamps = args.command.is_none() && !args.once && !stderr_is_journal();
+    ssofresh::logging::init(args.log().verbose, args.log().quiet, timestamps);
     ssofresh::app::main(args)
 }
 

@@ -34,7 +34,7 @@ use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::daemon::plan::Selector;
+use crate::daemon::plan::Selection;
 use crate::daemon::plan::{self, LoginProblem, Outcome, Target};
 use crate::files::config::{LoginId, Profiles};
 use crate::files::credfile::{self, RoleCredentials};
@@ -98,8 +98,8 @@ pub const GATHER_SLACK: TimeDelta = TimeDelta::seconds(10);
 pub struct Settings {
     /// Renew this long before credentials expire.
     pub refresh_margin: TimeDelta,
-    /// `--profile` choices; empty means every SSO profile.
-    pub selectors: Vec<Selector>,
+    /// `--profile` and `--exclude` choices.
+    pub selection: Selection,
     /// Write each profile's `region` too.
     pub with_region: bool,
     /// `--once`: one attempt per profile, no waiting, no token refresh, no backoff.
@@ -517,7 +517,7 @@ impl Engine {
             }
         };
         self.config_error = None;
-        let (targets, selection) = plan::select(&profiles, &self.settings.selectors);
+        let (targets, selection) = plan::select(&profiles, &self.settings.selection);
         for (name, outcome) in &selection {
             let line = format!("{name}: {}", outcome.message());
             if self.selection_said.insert(line.clone()) && !self.settings.once {

@@ -71,7 +71,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
     let settings = Settings {
         refresh_margin: chrono::TimeDelta::from_std(options.refresh_margin)
             .unwrap_or(chrono::TimeDelta::minutes(10)),
-        selectors: options.selectors.clone(),
+        selection: options.selection.clone(),
         with_region: options.with_region,
         once,
     };
@@ -87,7 +87,10 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
 
     if once {
         let profiles = run::load_profiles(&paths.config, paths.config_named)?;
-        if profiles.sso.is_empty() && profiles.problems.is_empty() && options.selectors.is_empty() {
+        if profiles.sso.is_empty()
+            && profiles.problems.is_empty()
+            && options.selection.selectors.is_empty()
+        {
             return Ok(Report {
                 no_sso_profiles: true,
                 ..Report::default()

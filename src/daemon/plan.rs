@@ -3,20 +3,88 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::files::config::{LoginId, Profiles, SsoProfile};
+use crate::files::config::{LoginId, ProfileProblem, Profiles, SsoProfile};
 use crate::files::credfile::{self, Refusal};
 use crate::login::portal::CallError;
 use crate::login::token::{Token, TokenError};
 use crate::time::format_time;
 
-/// One `--profile NAME[:SECTION]` choice.
+/// One `--profile` choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selector {
-    /// The profile in the config file.
-    pub profile: String,
-    /// The credentials-file section to write.
-    pub section: String,
+pub enum Selector {
+    /// `NAME[:SECTION]`: this profile, to this section.
+    Exact {
+        /// The profile in the config file.
+        profile: String,
+        /// The credentials-file section to write.
+        section: String,
+    },
+    /// `GLOB`: the profiles whose names match, each to its own section.
+    Glob(Glob),
 }
+
+/// The `--profile` and `--exclude` choices. Without selectors: every SSO profile; the
+/// excludes then remove from what was chosen, whichever way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// `--profile` choices; empty means every SSO profile.
+    pub selectors: Vec<Selector>,
+    /// `--exclude` globs. One that matches nothing is not an error: a service line such as
+    /// `--exclude 'prod-*'` must work on a machine without such profiles.
+    pub excludes: Vec<Glob>,
+}
+
+impl Selection {
+    /// True when `--exclude` leaves this profile out.
+    pub fn excludes(&self, profile: &str) -> bool {
+        self.excludes.iter().any(|glob| glob.is_match(profile))
+    }
+}
+
+/// A shell-style pattern over profile names: `*`, `?`, `[...]`, `{a,b}`; case matters, as in
+/// profile names. Compared by its text.
+#[derive(Debug, Clone)]
+pub struct Glob {
+    text: String,
+    matcher: globset::GlobMatcher,
+}
+
+impl Glob {
+    /// The characters that make a `--profile` value a glob rather than a name.
+    pub const SPECIAL: [char; 4] = ['*', '?', '[', '{'];
+
+    /// Compiles a pattern, or says what is wrong with it.
+    pub fn new(text: &str) -> Result<Self, String> {
+        let matcher = globset::GlobBuilder::new(text)
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| format!("{text:?} is not a valid glob: {}", e.kind()))?
+            .compile_matcher();
+        Ok(Self {
+            text: text.to_owned(),
+            matcher,
+        })
+    }
+
+    /// The pattern as given.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// True when the profile name matches.
+    pub fn is_match(&self, name: &str) -> bool {
+        self.matcher.is_match(name)
+    }
+}
+
+impl PartialEq for Glob {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Glob {}
 
 /// A profile to write, and the credentials-file section it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +119,9 @@ pub enum Outcome {
     Conflict { section: String, refusal: Refusal },
     /// The profile is wrong in the config file.
     Misconfigured { message: String },
-    /// `--profile` named a profile that is not an SSO profile in the config file.
-    NotFound { known: Vec<String> },
+    /// `--profile` named a profile that is not an SSO profile in the config file, or (`glob`)
+    /// gave a glob that matches none; `known` are the SSO profiles there are.
+    NotFound { known: Vec<String>, glob: bool },
 }
 
 impl Outcome {
@@ -116,22 +185,32 @@ impl Outcome {
             Outcome::Written { section, expires } => {
                 format!("wrote [{section}], valid until {}", format_time(*expires))
             }
-            Outcome::NeedsLogin { login, command, why } => {
+            Outcome::NeedsLogin {
+                login,
+                command,
+                why,
+            } => {
                 format!("{}; run `{command}`", why.describe(login))
             }
-            Outcome::NoAccess { detail } | Outcome::Unavailable { detail } | Outcome::Failed { detail } => {
-                detail.clone()
+            Outcome::NoAccess { detail }
+            | Outcome::Unavailable { detail }
+            | Outcome::Failed { detail } => detail.clone(),
+            Outcome::Conflict { section, refusal } => {
+                format!("not written to [{section}]: {refusal}")
             }
-            Outcome::Conflict { section, refusal } => format!("not written to [{section}]: {refusal}"),
             Outcome::Misconfigured { message } => message.clone(),
-            Outcome::NotFound { known } if known.is_empty() => {
-                "not an SSO profile in the config file, which has none; set one up with `aws configure sso`"
-                    .to_owned()
+            Outcome::NotFound { known, glob } => {
+                let what = if *glob {
+                    "this --profile glob matches no SSO profile in the config file"
+                } else {
+                    "not an SSO profile in the config file"
+                };
+                if known.is_empty() {
+                    format!("{what}, which has none; set one up with `aws configure sso`")
+                } else {
+                    format!("{what} (its SSO profiles: {})", known.join(", "))
+                }
             }
-            Outcome::NotFound { known } => format!(
-                "not an SSO profile in the config file (its SSO profiles: {})",
-                known.join(", ")
-            ),
         }
     }
 }
@@ -167,57 +246,105 @@ impl LoginProblem {
 }
 
 /// Chooses the profiles of a pass. Without selectors: every SSO profile, each to its own
-/// section, plus the config problems as outcomes. With selectors: just those, and a
-/// selected name that is not a usable SSO profile is an outcome too.
-pub fn select(
-    profiles: &Profiles,
-    selectors: &[Selector],
-) -> (Vec<Target>, Vec<(String, Outcome)>) {
+/// section, plus the config problems as outcomes. With selectors: just those (a glob's matches
+/// in the order of the config file, a profile named exactly winning over a glob), and a
+/// selected name that is not a usable SSO profile, or a glob that matches none, is an outcome
+/// too. `--exclude` then removes what it matches, whichever way it was chosen.
+pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(String, Outcome)>) {
     let mut targets = Vec::new();
     let mut outcomes = Vec::new();
-    if selectors.is_empty() {
-        for profile in &profiles.sso {
-            targets.push(Target {
-                section: profile.name.clone(),
-                profile: profile.clone(),
-            });
-        }
-        for problem in &profiles.problems {
-            outcomes.push((
-                problem.profile.clone(),
-                Outcome::Misconfigured {
-                    message: problem.message.clone(),
-                },
-            ));
-        }
+    let own_section = |profile: &SsoProfile| Target {
+        section: profile.name.clone(),
+        profile: profile.clone(),
+    };
+    let misconfigured = |problem: &ProfileProblem| {
+        (
+            problem.profile.clone(),
+            Outcome::Misconfigured {
+                message: problem.message.clone(),
+            },
+        )
+    };
+    let known = || profiles.sso.iter().map(|p| p.name.clone()).collect();
+    if selection.selectors.is_empty() {
+        targets.extend(profiles.sso.iter().map(own_section));
+        outcomes.extend(profiles.problems.iter().map(misconfigured));
     }
+    let exact: Vec<&str> = selection
+        .selectors
+        .iter()
+        .filter_map(|s| match s {
+            Selector::Exact { profile, .. } => Some(profile.as_str()),
+            Selector::Glob(_) => None,
+        })
+        .collect();
     let mut seen: Vec<&Selector> = Vec::new();
-    for selector in selectors {
+    for selector in &selection.selectors {
         if seen.contains(&selector) {
             continue; // the same -p twice
         }
         seen.push(selector);
-        if let Some(profile) = profiles.sso.iter().find(|p| p.name == selector.profile) {
-            targets.push(Target {
-                profile: profile.clone(),
-                section: selector.section.clone(),
-            });
-        } else if let Some(problem) = profiles
-            .problems
-            .iter()
-            .find(|p| p.profile == selector.profile)
-        {
-            outcomes.push((
-                selector.profile.clone(),
-                Outcome::Misconfigured {
-                    message: problem.message.clone(),
-                },
-            ));
-        } else {
-            let known = profiles.sso.iter().map(|p| p.name.clone()).collect();
-            outcomes.push((selector.profile.clone(), Outcome::NotFound { known }));
+        match selector {
+            Selector::Exact { profile, section } => {
+                if let Some(found) = profiles.sso.iter().find(|p| p.name == *profile) {
+                    targets.push(Target {
+                        profile: found.clone(),
+                        section: section.clone(),
+                    });
+                } else if let Some(problem) =
+                    profiles.problems.iter().find(|p| p.profile == *profile)
+                {
+                    outcomes.push(misconfigured(problem));
+                } else {
+                    outcomes.push((
+                        profile.clone(),
+                        Outcome::NotFound {
+                            known: known(),
+                            glob: false,
+                        },
+                    ));
+                }
+            }
+            Selector::Glob(glob) => {
+                // Matches already chosen (by name, or by an earlier glob) are left alone.
+                let fresh = |name: &str| {
+                    glob.is_match(name)
+                        && !exact.contains(&name)
+                        && !targets.iter().any(|t: &Target| t.profile.name == name)
+                        && !outcomes.iter().any(|(n, _)| n == name)
+                };
+                let matched = profiles.sso.iter().any(|p| glob.is_match(&p.name))
+                    || profiles.problems.iter().any(|p| glob.is_match(&p.profile));
+                let new_targets: Vec<Target> = profiles
+                    .sso
+                    .iter()
+                    .filter(|p| fresh(&p.name))
+                    .map(own_section)
+                    .collect();
+                let new_problems: Vec<(String, Outcome)> = profiles
+                    .problems
+                    .iter()
+                    .filter(|p| fresh(&p.profile))
+                    .map(misconfigured)
+                    .collect();
+                targets.extend(new_targets);
+                outcomes.extend(new_problems);
+                if !matched {
+                    outcomes.push((
+                        glob.as_str().to_owned(),
+                        Outcome::NotFound {
+                            known: known(),
+                            glob: true,
+                        },
+                    ));
+                }
+            }
         }
     }
+    targets.retain(|t| !selection.excludes(&t.profile.name));
+    outcomes.retain(|(name, outcome)| {
+        matches!(outcome, Outcome::NotFound { glob: true, .. }) || !selection.excludes(name)
+    });
     // A section name no reader agrees on is refused before any call.
     let (unusable, targets): (Vec<Target>, Vec<Target>) = targets
         .into_iter()
@@ -322,16 +449,31 @@ mod tests {
     }
 
     fn sel(p: &str, s: &str) -> Selector {
-        Selector {
+        Selector::Exact {
             profile: p.into(),
             section: s.into(),
+        }
+    }
+
+    fn glob(text: &str) -> Selector {
+        Selector::Glob(Glob::new(text).expect("a valid glob"))
+    }
+
+    /// A selection of these selectors and excludes.
+    fn choose(selectors: &[Selector], excludes: &[&str]) -> Selection {
+        Selection {
+            selectors: selectors.to_vec(),
+            excludes: excludes
+                .iter()
+                .map(|e| Glob::new(e).expect("a valid glob"))
+                .collect(),
         }
     }
 
     /// Without --profile every SSO profile goes to its own section and problems are reported.
     #[test]
     fn select_all() {
-        let (targets, outcomes) = select(&profiles(), &[]);
+        let (targets, outcomes) = select(&profiles(), &Selection::default());
         let sections: Vec<_> = targets.iter().map(|t| t.section.as_str()).collect();
         assert_eq!(sections, ["dev", "legacy"]);
         assert_eq!(outcomes.len(), 1);
@@ -344,19 +486,63 @@ mod tests {
     fn select_some() {
         let (targets, outcomes) = select(
             &profiles(),
-            &[
-                sel("dev", "default"),
-                sel("nope", "nope"),
-                sel("broken", "broken"),
-            ],
+            &choose(
+                &[
+                    sel("dev", "default"),
+                    sel("nope", "nope"),
+                    sel("broken", "broken"),
+                ],
+                &[],
+            ),
         );
         assert_eq!(targets.len(), 1);
         assert_eq!(targets[0].section, "default");
         assert!(
-            matches!(&outcomes[0].1, Outcome::NotFound { known } if known == &["dev", "legacy"])
+            matches!(&outcomes[0].1, Outcome::NotFound { known, glob: false } if known == &["dev", "legacy"])
         );
         assert!(outcomes[0].1.message().contains("dev, legacy"));
         assert!(matches!(&outcomes[1].1, Outcome::Misconfigured { .. }));
+    }
+
+    /// Globs pick profiles (and report broken ones they match) in config order; a name given
+    /// exactly keeps its section; excludes remove whatever chose them; a glob matching
+    /// nothing is an outcome naming the SSO profiles there are.
+    #[test]
+    fn select_globs() {
+        let names = |targets: &[Target]| -> Vec<String> {
+            targets
+                .iter()
+                .map(|t| format!("{}:{}", t.profile.name, t.section))
+                .collect()
+        };
+        let (targets, outcomes) = select(&profiles(), &choose(&[glob("*")], &[]));
+        assert_eq!(names(&targets), ["dev:dev", "legacy:legacy"]);
+        assert_eq!(outcomes.len(), 1, "broken is reported: {outcomes:?}");
+        let (targets, outcomes) = select(
+            &profiles(),
+            &choose(&[glob("[a-z]e?*"), sel("dev", "default")], &[]),
+        );
+        assert_eq!(names(&targets), ["legacy:legacy", "dev:default"]);
+        assert!(outcomes.is_empty(), "{outcomes:?}");
+        let (targets, outcomes) = select(&profiles(), &choose(&[], &["l*", "b*"]));
+        assert_eq!(names(&targets), ["dev:dev"]);
+        assert!(outcomes.is_empty(), "broken was excluded: {outcomes:?}");
+        let (targets, outcomes) = select(
+            &profiles(),
+            &choose(&[glob("prod-*"), sel("dev", "dev")], &["nothing-*"]),
+        );
+        assert_eq!(names(&targets), ["dev:dev"]);
+        assert_eq!(outcomes.len(), 1);
+        assert_eq!(outcomes[0].0, "prod-*");
+        assert!(
+            outcomes[0].1.message().contains("matches no SSO profile")
+                && outcomes[0].1.message().contains("dev, legacy"),
+            "{outcomes:?}"
+        );
+        assert_eq!(exit_status(&outcomes), 2);
+        let (targets, _) = select(&profiles(), &choose(&[glob("{dev,legacy}")], &["dev"]));
+        assert_eq!(names(&targets), ["legacy:legacy"]);
+        assert!(Glob::new("dev-[").is_err());
     }
 
     /// A section name that a reader would misread is refused, with or without --profile.
@@ -364,7 +550,7 @@ mod tests {
     fn unusable_section_names() {
         let mut with_default = profiles();
         with_default.sso[0].name = "DEFAULT".into();
-        let (targets, outcomes) = select(&with_default, &[]);
+        let (targets, outcomes) = select(&with_default, &Selection::default());
         assert_eq!(targets.len(), 1, "only legacy is left");
         assert!(outcomes.iter().any(|(n, o)| n == "DEFAULT"
             && matches!(
@@ -375,23 +561,29 @@ mod tests {
                 }
             )));
         for section in ["team #1", "__proto__", "a ;b"] {
-            let (targets, outcomes) = select(&profiles(), &[sel("dev", section)]);
+            let (targets, outcomes) = select(&profiles(), &choose(&[sel("dev", section)], &[]));
             assert!(targets.is_empty(), "{section}");
             assert!(
                 outcomes[0].1.message().contains("--profile NAME:SECTION"),
                 "{section}"
             );
         }
-        let (targets, _) = select(&profiles(), &[sel("dev", "team#1")]);
+        let (targets, _) = select(&profiles(), &choose(&[sel("dev", "team#1")], &[]));
         assert_eq!(targets.len(), 1, "'#' without a space before it is fine");
     }
 
     /// The same -p twice is one target; two profiles aimed at one section are both refused.
     #[test]
     fn section_clashes() {
-        let (targets, outcomes) = select(&profiles(), &[sel("dev", "dev"), sel("dev", "dev")]);
+        let (targets, outcomes) = select(
+            &profiles(),
+            &choose(&[sel("dev", "dev"), sel("dev", "dev")], &[]),
+        );
         assert_eq!((targets.len(), outcomes.len()), (1, 0));
-        let (targets, outcomes) = select(&profiles(), &[sel("dev", "x"), sel("legacy", "x")]);
+        let (targets, outcomes) = select(
+            &profiles(),
+            &choose(&[sel("dev", "x"), sel("legacy", "x")], &[]),
+        );
         assert!(targets.is_empty());
         assert_eq!(outcomes.len(), 2);
         assert!(outcomes.iter().all(|(_, o)| matches!(

@@ -11,7 +11,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use crate::daemon::engine::{self, Event, Put, Refresh, Removal, Seen};
-use crate::daemon::plan::Selector;
+use crate::daemon::plan::Selection;
 use crate::daemon::plan::{self, Outcome, Target};
 use crate::files::config::{self, LoginId, Profiles};
 use crate::files::credfile::{self, Update};
@@ -40,8 +40,8 @@ const WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Options {
     /// Where the files are.
     pub paths: Paths,
-    /// `--profile` choices; empty means every SSO profile.
-    pub selectors: Vec<Selector>,
+    /// `--profile` and `--exclude` choices.
+    pub selection: Selection,
     /// Write each profile's `region` too.
     pub with_region: bool,
     /// Timeouts and retries of portal calls.
@@ -52,6 +52,20 @@ pub struct Options {
     pub sso_endpoint: Endpoint,
     /// Where SSO OIDC is when not at AWS (`AWS_ENDPOINT_URL_SSO_OIDC`).
     pub oidc_endpoint: Endpoint,
+    /// How the user is told that a login is needed.
+    pub notify: Notify,
+}
+
+/// How the user is told that a login is needed (`--notify-before`, `--on-login-needed`,
+/// `--no-notify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    /// Tell this long before a login that cannot be renewed ends.
+    pub before: std::time::Duration,
+    /// The command run through `sh -c` when a login is needed.
+    pub hook: Option<String>,
+    /// Whether a desktop notification is shown.
+    pub desktop: bool,
 }
 
 /// A failure that stops the pass: nothing can be written.

@@ -1358,3 +1358,29 @@ fn failed_write_names_the_credentials_file() {
     finish(d, &portal, &["tok-corp", "tok-legacy"]);
     eprintln!("{log}");
 }
+
+/// `--profile` globs and `--exclude` in the daemon: only the matching profiles are asked for
+/// and written, and a profile added to the config later joins when it matches (and stays out
+/// when excluded).
+#[test]
+fn globs_choose_profiles_as_the_config_changes() {
+    let (home, portal) = setup();
+    let d = daemon(&home, &portal, &["--profile", "d*", "--exclude", "*-old"]);
+    wait_written(&d, &home, &portal, &[DEV], Some("tok-corp"));
+    const DEV2: Target = ("dev2", "444444444444", "Dev");
+    const OLD: Target = ("dev-old", "555555555555", "Dev");
+    grant(&portal, "tok-corp", &[DEV2, OLD], HOUR);
+    let more = "\n[profile dev2]\nsso_session = corp\nsso_account_id = 444444444444\nsso_role_name = Dev\n\
+                \n[profile dev-old]\nsso_session = corp\nsso_account_id = 555555555555\nsso_role_name = Dev\n";
+    home.write_config(&format!("{}{more}", config()));
+    wait_written(&d, &home, &portal, &[DEV2], Some("tok-corp"));
+    d.stays_up(SETTLE);
+    for (name, account, role) in [PROD, LEGACY, OLD] {
+        assert_eq!(portal.count(account, role), 0, "{name} was not chosen");
+        assert!(
+            section(&credentials(&home), name).is_none(),
+            "{name} not written"
+        );
+    }
+    d.stop().assert_success();
+}

@@ -16,15 +16,19 @@
 //! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
 //! - [`editor_botocore`]: botocore judges the credentials editor's writes and removals.
 //! - [`service_files`]: the systemd unit and the launchd agent are valid and match the README.
+//! - [`cli`]: `--help`, `--version`, completions and the man page.
+//! - [`install`]: `ssofresh install` / `uninstall` with recording `systemctl` stand-ins.
 //! - [`portal_selftest`], [`readers_selftest`], [`harness_selftest`]: the harness is faithful.
 
 mod botocore_config;
+mod cli;
 mod common;
 mod cowriters;
 mod crash;
 mod daemon;
 mod editor_botocore;
 mod harness_selftest;
+mod install;
 mod network;
 mod oidc_selftest;
 mod once;

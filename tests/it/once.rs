@@ -401,6 +401,50 @@ fn unknown_and_broken_profiles() {
     );
 }
 
+/// `--profile` globs and `--exclude`: only the profiles they leave are asked for and written;
+/// a glob that matches nothing is reported with the SSO profiles there are; a bad glob is a
+/// usage error that writes nothing.
+#[test]
+fn globs_and_excludes() {
+    let (home, portal) = setup();
+    let out = once(&home, &portal, &["--profile", "*", "--exclude", "p?o[d]"]);
+    out.assert_success();
+    assert!(out.stderr.contains("wrote 2 of 2 profiles"), "{out}");
+    assert_eq!(
+        portal.count("222222222222", "ReadOnly"),
+        0,
+        "prod was excluded"
+    );
+    let read = botocore_raw(&home.credentials_path());
+    assert!(
+        read.get("dev").is_some() && read.get("legacy").is_some(),
+        "{read}"
+    );
+    assert!(read.get("prod").is_none(), "{read}");
+
+    let out = once(&home, &portal, &["-p", "prod", "-p", "staging-*"]);
+    out.assert_status(2);
+    assert!(
+        out.stderr.contains(
+            "staging-*: this --profile glob matches no SSO profile in the config file \
+             (its SSO profiles: dev, prod, legacy)"
+        ),
+        "{out}"
+    );
+    assert!(out.stderr.contains("wrote 1 of 2 profiles"), "{out}");
+    assert_eq!(portal.count("222222222222", "ReadOnly"), 1);
+
+    let before = home.read_credentials();
+    let requests = portal.requests().len();
+    for bad in [["-p", "dev-["], ["-p", "d*:default"], ["--exclude", "{x"]] {
+        let out = once(&home, &portal, &bad);
+        out.assert_status(1);
+        assert!(out.stderr.contains(bad[1]), "names the value: {out}");
+    }
+    assert_eq!(home.read_credentials(), before, "nothing written");
+    assert_eq!(portal.requests().len(), requests, "nothing asked");
+}
+
 /// A malformed config file is a fatal error naming the file and line.
 #[test]
 fn malformed_config_is_fatal() {

@@ -29,7 +29,7 @@ fn installed_plist(home: &str) -> String {
 }
 
 /// Parses a plist file with Python's plistlib and returns it as JSON.
-fn plistlib(path: &Path) -> Value {
+pub(crate) fn plistlib(path: &Path) -> Value {
     let python = std::env::var_os("SSOFRESH_TEST_PYTHON").unwrap_or_else(|| "python3".into());
     let script = "import json, plistlib, sys\n\
                   with open(sys.argv[1], 'rb') as f:\n    print(json.dumps(plistlib.load(f)))";
@@ -243,7 +243,7 @@ fn systemd_unit_has_the_shape_and_directives() {
 /// Runs `systemd-analyze --user verify` on `unit` (a unit file's text) in a temporary HOME where
 /// `~/.cargo/bin/ssofresh` is the binary under test: (success, stderr), or `None` when
 /// systemd-analyze is not installed.
-fn systemd_verify(unit: &str) -> Option<(bool, String)> {
+pub(crate) fn systemd_verify(unit: &str) -> Option<(bool, String)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("home");
     let bin = home.join(".cargo").join("bin");
@@ -295,12 +295,16 @@ fn systemd_analyze_verifies_the_unit() {
     );
 }
 
-/// The README's install steps copy the files that exist, substitute the plist's placeholder,
-/// and name the launchd label and the systemd unit they define.
+/// The README's install steps (`ssofresh install`, and by hand) copy the files that exist,
+/// substitute the plist's placeholder, and name the launchd label and the systemd unit they
+/// define.
 #[test]
 fn readme_install_steps_match_the_files() {
     let readme = repo_file("README.md");
     for step in [
+        "cargo install --locked --path .".to_owned(),
+        "ssofresh install".to_owned(),
+        "ssofresh uninstall".to_owned(),
         format!("cp {UNIT} ~/.config/systemd/user/"),
         "systemctl --user enable --now ssofresh".to_owned(),
         "systemctl --user reload ssofresh".to_owned(),

@@ -81,7 +81,7 @@ fn creds(id: &str, expires: DateTime<Utc>) -> RoleCredentials {
 fn settings(once: bool) -> Settings {
     Settings {
         refresh_margin: mins(10),
-        selectors: Vec::new(),
+        selection: Selection::default(),
         with_region: false,
         once,
     }

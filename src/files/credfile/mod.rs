@@ -455,6 +455,29 @@ pub fn section_key_id(text: &str, section: &str) -> SectionState {
     }
 }
 
+/// The access key id in section `section` of `text` when the section holds session
+/// credentials as ssofresh writes them: one section of that name, one `aws_access_key_id`
+/// that is not a long-term key (`AKIA…`), a session token with a value, and
+/// `x_security_token_expires`. `None` otherwise (long-term keys, keys pasted by hand).
+pub fn session_key_id(text: &str, section: &str) -> Option<String> {
+    let lines = ini::lex(text);
+    let spans = sections_named(&lines, section);
+    let [span] = spans.as_slice() else {
+        return None;
+    };
+    let body = &lines[span.clone()];
+    let has_value = |names: &[&str]| {
+        body.iter()
+            .any(|l| key_of(l).is_some_and(|(k, v)| names.contains(&k) && !v.is_empty()))
+    };
+    let session = has_value(&["aws_session_token", "aws_security_token"])
+        && has_value(&["x_security_token_expires"]);
+    match access_key_ids(&lines, span.clone()).as_slice() {
+        [id] if session && !id.is_empty() && !id.starts_with("AKIA") => Some(id.clone()),
+        _ => None,
+    }
+}
+
 /// One section whose credentials ssofresh wrote and now takes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Removal<'a> {

@@ -989,3 +989,23 @@ fn review6_comment_before_an_indented_header_lets_it_fall_into_a_value() {
         got.text
     );
 }
+
+/// `session_key_id` finds the key id only in a section holding session credentials as
+/// ssofresh writes them; long-term keys, keys pasted by hand (no expiry key), an empty token
+/// and duplicated sections give none.
+#[test]
+fn session_key_id_only_for_written_sessions() {
+    let written = "[dev]\naws_access_key_id = ASIA1\naws_secret_access_key = s\n\
+                   aws_session_token = t\nx_security_token_expires = 2026-01-01T00:00:00Z\n";
+    assert_eq!(session_key_id(written, "dev").as_deref(), Some("ASIA1"));
+    assert_eq!(session_key_id(written, "prod"), None);
+    let cases = [
+        written.replace("ASIA1", "AKIA1"),
+        written.replace("x_security_token_expires", "x_other"),
+        written.replace("aws_session_token = t", "aws_session_token ="),
+        format!("{written}{written}"),
+    ];
+    for text in cases {
+        assert_eq!(session_key_id(&text, "dev"), None, "{text}");
+    }
+}
