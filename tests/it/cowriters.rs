@@ -41,7 +41,10 @@ enum Kind {
 #[derive(Debug, Default)]
 struct Tally {
     writes: u64,
+    /// Writes gone for good.
     lost: u64,
+    /// Writes missing when looked at, back 50 ms later (an exchange undone meanwhile).
+    absent_a_moment: u64,
     broken: Vec<String>,
 }
 
@@ -112,7 +115,13 @@ fn cowrite(kind: Kind, path: PathBuf, stop: Arc<AtomicBool>) -> (Tally, String) 
         thread::sleep(Duration::from_millis(fastrand::u64(5..=10)));
         let now = fs::read_to_string(&path).expect("read");
         if !now.contains(&last) {
-            tally.lost += 1;
+            // Gone for good, or only for the moment ssofresh takes to undo an exchange?
+            thread::sleep(Duration::from_millis(50));
+            if fs::read_to_string(&path).expect("read").contains(&last) {
+                tally.absent_a_moment += 1;
+            } else {
+                tally.lost += 1;
+            }
         }
         if let Some(problem) = wholeness_problem(&now) {
             tally.broken.push(format!("{problem}\n{now}"));
@@ -194,10 +203,12 @@ fn race(kind: Kind) {
     let log = d.log();
     let _ = d.stop();
     eprintln!(
-        "{kind:?} co-writer, {elapsed:.1?}: {} writes, {} lost ({:.1} per 10,000), {} unparsable",
+        "{kind:?} co-writer, {elapsed:.1?}: {} writes, {} lost ({:.1} per 10,000), {} absent for a \
+         moment, {} unparsable",
         tally.writes,
         tally.lost,
         tally.lost as f64 * 10_000.0 / tally.writes.max(1) as f64,
+        tally.absent_a_moment,
         tally.broken.len()
     );
     assert!(
