@@ -168,21 +168,19 @@ pub fn replace_watching(
     let tmp = scratch.name().map_err(write_err(&target))?;
     match swap_in(&tmp, &target, expected.is_some()) {
         Swap::Exchanged => {
-            // `tmp` now names the file that was replaced: is it what was read?
-            let before = fs::metadata(&tmp)
-                .ok()
-                .map(|m| (m.len(), m.modified().ok()));
+            // `tmp` now names the file that was replaced: is it what was read, and does it
+            // stay so while a program that opened it before could still write to it?
             let mut undone = !holds_expected(&tmp);
             if !undone {
                 std::thread::sleep(late);
-                let after = fs::metadata(&tmp)
-                    .ok()
-                    .map(|m| (m.len(), m.modified().ok()));
-                undone = after != before && !holds_expected(&tmp);
+                undone = !holds_expected(&tmp);
             }
             if undone {
-                // Put the other program's file back; ours, now at `tmp`, goes with the scratch.
-                swap_in(&tmp, &target, true);
+                // Put the other program's file back (ours, then at `tmp`, goes with the
+                // scratch), unless a program renamed a newer file over ours meanwhile.
+                if fs::read(&target).is_ok_and(|now| now == contents) {
+                    swap_in(&tmp, &target, true);
+                }
                 return Ok(Replaced::Changed);
             }
             // `tmp` (the old file) is removed when the scratch is dropped.

@@ -185,19 +185,33 @@ fn race(kind: Kind) {
     let (tally, last_write) = writer.join().expect("co-writer");
     let elapsed = start.elapsed();
     // Quiet now: the daemon's sections become whole and current, the co-writer's last write stays.
-    let current = |text: &str| {
-        (0..PROFILES).all(|i| {
-            let account = format!("{:012}", 100_000_000_000u64 + i as u64);
-            portal
-                .last_issued(&account, "Dev")
-                .is_some_and(|c| c.token == last_token && text.contains(&c.access_key_id))
-        })
+    let stale = |text: &str| -> Vec<String> {
+        (0..PROFILES)
+            .filter_map(|i| {
+                let account = format!("{:012}", 100_000_000_000u64 + i as u64);
+                let c = portal.last_issued(&account, "Dev");
+                let ok = c
+                    .as_ref()
+                    .is_some_and(|c| c.token == last_token && text.contains(&c.access_key_id));
+                (!ok).then(|| format!("p{i:03} (last issued: {:?})", c.map(|c| c.token)))
+            })
+            .collect()
     };
-    d.wait_for(
-        "ssofresh's sections current",
-        Duration::from_secs(15),
-        || fs::read_to_string(&path).is_ok_and(|t| current(&t) && wholeness_problem(&t).is_none()),
-    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = fs::read_to_string(&path).expect("read");
+        let not_current = stale(&text);
+        if not_current.is_empty() && wholeness_problem(&text).is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ssofresh's sections not current 15 s after the co-writer stopped: {not_current:?}, \
+             last token {last_token}\n{text}\n--- log ---\n{}",
+            d.log()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
     let text = fs::read_to_string(&path).expect("read");
     let seen = botocore_raw(&path);
     let log = d.log();
