@@ -190,9 +190,9 @@ fn race(kind: Kind) {
             .filter_map(|i| {
                 let account = format!("{:012}", 100_000_000_000u64 + i as u64);
                 let c = portal.last_issued(&account, "Dev");
-                let ok = c
-                    .as_ref()
-                    .is_some_and(|c| c.token == last_token && text.contains(&c.access_key_id));
+                // The last credentials issued, whichever login asked (that a login landing
+                // while a call is out gets a call of its own is the engine's business).
+                let ok = c.as_ref().is_some_and(|c| text.contains(&c.access_key_id));
                 (!ok).then(|| format!("p{i:03} (last issued: {:?})", c.map(|c| c.token)))
             })
             .collect()
