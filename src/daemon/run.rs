@@ -223,7 +223,12 @@ fn edit_and_replace(
             });
         }
         let expected = old.as_deref().map(str::as_bytes);
-        let written = match fsio::replace_if_still(path, edit.text.as_bytes(), expected)? {
+        let late = if settled.others_active {
+            fsio::LATE_WRITES_BUSY
+        } else {
+            fsio::LATE_WRITES
+        };
+        let written = match fsio::replace_watching(path, edit.text.as_bytes(), expected, late)? {
             Replaced::Written(written) => written,
             Replaced::Changed => {
                 debug!(path = %path.display(), "another program wrote the file meanwhile; redoing the edit");

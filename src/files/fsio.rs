@@ -23,8 +23,12 @@ use crate::files::scratch::{self, Scratch};
 pub const PRIVATE: u32 = 0o600;
 
 /// How long the file an exchange replaced is watched for another program's late write (one
-/// that opened it before the exchange).
+/// that opened it before the exchange), by [`replace_if_still`].
 pub const LATE_WRITES: Duration = Duration::from_millis(3);
+
+/// The same watch when another program is known to be at work on the file: long enough for
+/// a program descheduled between its `open` and its `write` on a loaded machine.
+pub const LATE_WRITES_BUSY: Duration = Duration::from_millis(15);
 
 /// A file-system operation that failed, with the path it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -145,8 +149,8 @@ pub fn replace_if_still(
     replace_watching(path, contents, expected, LATE_WRITES)
 }
 
-/// [`replace_if_still`], watching the replaced file for `late`.
-fn replace_watching(
+/// [`replace_if_still`], watching the replaced file for `late` (e.g. [`LATE_WRITES_BUSY`]).
+pub fn replace_watching(
     path: &Path,
     contents: &[u8],
     expected: Option<&[u8]>,
@@ -164,21 +168,19 @@ fn replace_watching(
     let tmp = scratch.name().map_err(write_err(&target))?;
     match swap_in(&tmp, &target, expected.is_some()) {
         Swap::Exchanged => {
-            // `tmp` now names the file that was replaced: is it what was read?
-            let before = fs::metadata(&tmp)
-                .ok()
-                .map(|m| (m.len(), m.modified().ok()));
+            // `tmp` now names the file that was replaced: is it what was read, and does it
+            // stay so while a program that opened it before could still write to it?
             let mut undone = !holds_expected(&tmp);
             if !undone {
                 std::thread::sleep(late);
-                let after = fs::metadata(&tmp)
-                    .ok()
-                    .map(|m| (m.len(), m.modified().ok()));
-                undone = after != before && !holds_expected(&tmp);
+                undone = !holds_expected(&tmp);
             }
             if undone {
-                // Put the other program's file back; ours, now at `tmp`, goes with the scratch.
-                swap_in(&tmp, &target, true);
+                // Put the other program's file back (ours, then at `tmp`, goes with the
+                // scratch), unless a program renamed a newer file over ours meanwhile.
+                if fs::read(&target).is_ok_and(|now| now == contents) {
+                    swap_in(&tmp, &target, true);
+                }
                 return Ok(Replaced::Changed);
             }
             // `tmp` (the old file) is removed when the scratch is dropped.

@@ -41,7 +41,10 @@ enum Kind {
 #[derive(Debug, Default)]
 struct Tally {
     writes: u64,
+    /// Writes gone for good.
     lost: u64,
+    /// Writes missing when looked at, back 50 ms later (an exchange undone meanwhile).
+    absent_a_moment: u64,
     broken: Vec<String>,
 }
 
@@ -112,7 +115,13 @@ fn cowrite(kind: Kind, path: PathBuf, stop: Arc<AtomicBool>) -> (Tally, String) 
         thread::sleep(Duration::from_millis(fastrand::u64(5..=10)));
         let now = fs::read_to_string(&path).expect("read");
         if !now.contains(&last) {
-            tally.lost += 1;
+            // Gone for good, or only for the moment ssofresh takes to undo an exchange?
+            thread::sleep(Duration::from_millis(50));
+            if fs::read_to_string(&path).expect("read").contains(&last) {
+                tally.absent_a_moment += 1;
+            } else {
+                tally.lost += 1;
+            }
         }
         if let Some(problem) = wholeness_problem(&now) {
             tally.broken.push(format!("{problem}\n{now}"));
@@ -176,28 +185,44 @@ fn race(kind: Kind) {
     let (tally, last_write) = writer.join().expect("co-writer");
     let elapsed = start.elapsed();
     // Quiet now: the daemon's sections become whole and current, the co-writer's last write stays.
-    let current = |text: &str| {
-        (0..PROFILES).all(|i| {
-            let account = format!("{:012}", 100_000_000_000u64 + i as u64);
-            portal
-                .last_issued(&account, "Dev")
-                .is_some_and(|c| c.token == last_token && text.contains(&c.access_key_id))
-        })
+    let stale = |text: &str| -> Vec<String> {
+        (0..PROFILES)
+            .filter_map(|i| {
+                let account = format!("{:012}", 100_000_000_000u64 + i as u64);
+                let c = portal.last_issued(&account, "Dev");
+                // The last credentials issued, whichever login asked (that a login landing
+                // while a call is out gets a call of its own is the engine's business).
+                let ok = c.as_ref().is_some_and(|c| text.contains(&c.access_key_id));
+                (!ok).then(|| format!("p{i:03} (last issued: {:?})", c.map(|c| c.token)))
+            })
+            .collect()
     };
-    d.wait_for(
-        "ssofresh's sections current",
-        Duration::from_secs(15),
-        || fs::read_to_string(&path).is_ok_and(|t| current(&t) && wholeness_problem(&t).is_none()),
-    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = fs::read_to_string(&path).expect("read");
+        let not_current = stale(&text);
+        if not_current.is_empty() && wholeness_problem(&text).is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ssofresh's sections not current 15 s after the co-writer stopped: {not_current:?}, \
+             last token {last_token}\n{text}\n--- log ---\n{}",
+            d.log()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
     let text = fs::read_to_string(&path).expect("read");
     let seen = botocore_raw(&path);
     let log = d.log();
     let _ = d.stop();
     eprintln!(
-        "{kind:?} co-writer, {elapsed:.1?}: {} writes, {} lost ({:.1} per 10,000), {} unparsable",
+        "{kind:?} co-writer, {elapsed:.1?}: {} writes, {} lost ({:.1} per 10,000), {} absent for a \
+         moment, {} unparsable",
         tally.writes,
         tally.lost,
         tally.lost as f64 * 10_000.0 / tally.writes.max(1) as f64,
+        tally.absent_a_moment,
         tally.broken.len()
     );
     assert!(
