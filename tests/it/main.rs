@@ -16,6 +16,7 @@ mod botocore_config;
 mod common;
 mod daemon;
 mod editor_botocore;
+mod faults;
 mod harness_selftest;
 mod network;
 mod oidc_selftest;
