@@ -22,6 +22,7 @@ mod network;
 mod oidc_selftest;
 mod once;
 mod portal_selftest;
+mod props;
 mod readers_selftest;
 mod secrets_echoed;
 mod service_files;
