@@ -281,64 +281,89 @@ fn refresh_setup() -> (TestHome, Portal) {
     (home, portal)
 }
 
-/// SSO OIDC refusing the refresh token (400 `invalid_grant`), failing (500) or cutting its
-/// answer short: `dev` is still written with the token in hand; `invalid_grant` is asked
-/// once and logged with when the login ends and the `aws sso login` command, a failure that
-/// may pass is tried again after a backoff (at most two calls in six seconds) and logged as
-/// such; the token file is left as it was; no secret is logged (the tokens of a refresh
-/// whose answer was cut off included: the stand-in rotated them before the cut).
+/// What [`refresh_fault`] expects of the daemon's log line for a failed refresh.
+const REFUSED: (&str, &str) = (
+    "the token of sso-session corp cannot be refreshed (",
+    "then run `aws sso login --sso-session corp`",
+);
+const MAY_PASS: (&str, &str) = (
+    "refreshing the token of sso-session corp failed (",
+    "trying again at",
+);
+
+/// SSO OIDC answers every refresh with `reply`: `dev` is still written with the token in
+/// hand; the refresh costs at most `most` calls in six seconds (a refusal one, a failure
+/// that may pass one more after the backoff); a line for `dev` says `says.0` and then
+/// `says.1`; the token file is left as it was; and no secret is logged (the tokens of a
+/// refresh whose answer was cut off included: the stand-in rotated them before the cut).
+fn refresh_fault(reply: Reply, most: usize, says: (&str, &str)) {
+    let (home, portal) = refresh_setup();
+    portal.script_create_token(vec![reply.clone(); 10]);
+    let token_before = std::fs::read(home.token_path("corp")).expect("token file");
+    let mut cmd = ssofresh(&home, &portal);
+    cmd.args(["-vv"]).env("RUST_LOG", "trace");
+    let d = Daemon::spawn(cmd);
+    d.wait_for("dev written", Duration::from_secs(10), || {
+        std::fs::read_to_string(home.credentials_path()).is_ok_and(|t| t.contains("[dev]"))
+    });
+    d.wait_for("the refresh tried", Duration::from_secs(10), || {
+        !portal.create_token_requests().is_empty()
+    });
+    d.stays_up(Duration::from_secs(6));
+    let log = d.log();
+    let calls = portal.create_token_requests().len();
+    assert!(
+        (1..=most).contains(&calls),
+        "{reply:?}: {calls} calls\n{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("dev: ") && l.contains(says.0) && l.contains(says.1)),
+        "{reply:?}: no line with {says:?}\n{log}"
+    );
+    assert_eq!(
+        std::fs::read(home.token_path("corp")).expect("token file"),
+        token_before,
+        "{reply:?}: the token file is left alone"
+    );
+    finish(d, &portal, &["tok-corp"]);
+}
+
+/// 400 `invalid_grant`: the refresh token is refused once, and the log says when the login
+/// ends and which `aws sso login` to run.
 #[test]
-fn token_refresh_faults_are_bounded_and_explained() {
-    let cases = [
+fn token_refresh_invalid_grant() {
+    refresh_fault(Reply::Status(400), 1, REFUSED);
+}
+
+/// 401 `invalid_client` (the client registration is gone): refused once, with the command.
+#[test]
+fn token_refresh_invalid_client() {
+    refresh_fault(Reply::Status(401), 1, REFUSED);
+}
+
+/// 500: tried again after the backoff.
+#[test]
+fn token_refresh_server_error() {
+    refresh_fault(Reply::Status(500), 2, MAY_PASS);
+}
+
+/// 429 `slow_down`: tried again after the backoff.
+#[test]
+fn token_refresh_throttled() {
+    refresh_fault(Reply::Status(429), 2, MAY_PASS);
+}
+
+/// The answer cut off by a reset: tried again after the backoff, and the line says the
+/// connection broke off.
+#[test]
+fn token_refresh_reset_mid_body() {
+    refresh_fault(
+        Reply::ResetMidBody,
+        2,
         (
-            Reply::Status(400),
-            1,
-            "the token of sso-session corp cannot be refreshed (",
-            "then run `aws sso login --sso-session corp`",
+            "SSO OIDC could not be reached or failed (the connection broke off mid-answer",
+            MAY_PASS.1,
         ),
-        (
-            Reply::Status(500),
-            2,
-            "refreshing the token of sso-session corp failed (",
-            "trying again at",
-        ),
-        (
-            Reply::ResetMidBody,
-            2,
-            "corp failed (SSO OIDC could not be reached or failed (the connection broke off mid-answer",
-            "trying again at",
-        ),
-    ];
-    for (reply, most, says, then) in cases {
-        let (home, portal) = refresh_setup();
-        portal.script_create_token(vec![reply.clone(); 10]);
-        let token_before = std::fs::read(home.token_path("corp")).expect("token file");
-        let mut cmd = ssofresh(&home, &portal);
-        cmd.args(["-vv"]).env("RUST_LOG", "trace");
-        let d = Daemon::spawn(cmd);
-        d.wait_for("dev written", Duration::from_secs(10), || {
-            std::fs::read_to_string(home.credentials_path()).is_ok_and(|t| t.contains("[dev]"))
-        });
-        d.wait_for("the refresh tried", Duration::from_secs(10), || {
-            !portal.create_token_requests().is_empty()
-        });
-        d.stays_up(Duration::from_secs(6));
-        let log = d.log();
-        let calls = portal.create_token_requests().len();
-        assert!(
-            (1..=most).contains(&calls),
-            "{reply:?}: {calls} calls\n{log}"
-        );
-        assert!(
-            log.lines()
-                .any(|l| l.contains("dev: ") && l.contains(says) && l.contains(then)),
-            "{reply:?}: no line with {says:?} … {then:?}\n{log}"
-        );
-        assert_eq!(
-            std::fs::read(home.token_path("corp")).expect("token file"),
-            token_before,
-            "{reply:?}: the token file is left alone"
-        );
-        finish(d, &portal, &["tok-corp"]);
-    }
+    );
 }

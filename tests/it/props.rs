@@ -323,8 +323,9 @@ proptest! {
     }
 
     /// The token-file parser never panics on JSON objects with token-like fields of any type
-    /// and odd `expiresAt` forms, and whatever it accepts has a refresh grant only with a
-    /// refresh token.
+    /// and odd `expiresAt` forms; whatever it answers, its error or the token's `Debug`, never
+    /// shows the access token, refresh token or client secret; and it gives a refresh grant
+    /// only with a refresh token.
     #[test]
     fn token_parser_takes_any_token_shape(
         fields in prop::collection::vec(
@@ -344,14 +345,26 @@ proptest! {
                 ],
             ),
             0..10,
-        )
+        ),
+        secrets in prop::collection::vec("SECRET[A-Za-z0-9/+=]{4,20}", 3),
     ) {
-        let map: serde_json::Map<String, serde_json::Value> =
+        let mut map: serde_json::Map<String, serde_json::Value> =
             fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        let bytes = serde_json::to_vec(&map).expect("serialize");
-        if let Ok(t) = token::parse(&bytes) {
-            prop_assert!(t.refresh.is_none() || map.contains_key("refreshToken"));
+        for (key, secret) in ["accessToken", "refreshToken", "clientSecret"].iter().zip(&secrets) {
+            // Now and then a secret field keeps its generated (odd) value instead.
+            if !map.contains_key(*key) || secret.len() % 3 != 0 {
+                map.insert((*key).to_owned(), serde_json::Value::from(secret.as_str()));
+            }
         }
+        let bytes = serde_json::to_vec(&map).expect("serialize");
+        let shown = match token::parse(&bytes) {
+            Ok(t) => {
+                prop_assert!(t.refresh.is_none() || map.contains_key("refreshToken"));
+                format!("{t:?}")
+            }
+            Err(problem) => format!("{problem} {problem:?}"),
+        };
+        prop_assert!(!shown.contains("SECRET"), "a secret shown: {}", shown);
     }
 
     /// `expiresAt` parsing never panics, whatever the text.
