@@ -12,7 +12,6 @@
 //! Case counts are modest by default; `SSOFRESH_STRESS=1` multiplies them by 50.
 
 use std::fs;
-use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
@@ -23,7 +22,7 @@ use ssofresh::files::{config, ini};
 use ssofresh::login::token;
 use ssofresh::secret::Secret;
 
-use crate::common::{Portal, TestHome, botocore_raw_each, run, ssofresh as ssofresh_cmd};
+use crate::common::{Portal, TestHome, botocore_raw_pairs, run, ssofresh as ssofresh_cmd};
 
 /// True under `SSOFRESH_STRESS=1`.
 fn stress() -> bool {
@@ -389,7 +388,6 @@ proptest! {
 /// session token; every section not written reads exactly as before.
 #[test]
 fn botocore_reads_generated_edits() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let mut runner = TestRunner::new(Config {
         cases: cases(150),
         ..Config::default()
@@ -397,27 +395,23 @@ fn botocore_reads_generated_edits() {
     // Most random files start with a key before any section, which botocore refuses; a
     // header first makes most of them readable, so that botocore has something to judge.
     let strategy = (file().prop_map(|f| format!("[base]\n{f}")), updates());
-    let mut cases_seen = Vec::new();
-    let mut paths: Vec<PathBuf> = Vec::new();
-    for i in 0..cases(150) {
-        let (old, u) = strategy
-            .new_tree(&mut runner)
-            .expect("generate a case")
-            .current();
-        let edit = credfile::apply(&old, &as_updates(&u));
-        let (before, after) = (
-            dir.path().join(format!("{i}.before")),
-            dir.path().join(format!("{i}.after")),
-        );
-        fs::write(&before, &old).expect("write");
-        fs::write(&after, &edit.text).expect("write");
-        paths.extend([before, after]);
-        cases_seen.push((old, u, edit));
-    }
-    let views = botocore_raw_each(&paths);
+    let cases_seen: Vec<_> = (0..cases(150))
+        .map(|_| {
+            let (old, u) = strategy
+                .new_tree(&mut runner)
+                .expect("generate a case")
+                .current();
+            let edit = credfile::apply(&old, &as_updates(&u));
+            (old, u, edit)
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = cases_seen
+        .iter()
+        .map(|(old, _, edit)| (old.as_str(), edit.text.as_str()))
+        .collect();
+    let views = botocore_raw_pairs(&pairs);
     let mut judged = 0;
-    for ((old, u, edit), pair) in cases_seen.iter().zip(views.chunks(2)) {
-        let (before, after) = (&pair[0], &pair[1]);
+    for ((old, u, edit), (before, after)) in cases_seen.iter().zip(&views) {
         if before.get("error").is_some() {
             continue;
         }
