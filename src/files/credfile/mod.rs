@@ -219,19 +219,20 @@ pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
     let sectionless = !lines
         .iter()
         .any(|l| matches!(l.kind, Kind::Section(n) if n != "DEFAULT"));
-    if sectionless && text != old {
-        if let (Ok(_), Err(e)) = (config::raw_view(old), config::raw_view(&text)) {
-            for update in updates {
-                if !refused.iter().any(|(s, _)| s == update.section) {
-                    let refusal = Refusal::DefaultUnreadable(e.to_string());
-                    refused.push((update.section.to_owned(), refusal));
-                }
+    if sectionless
+        && text != old
+        && let (Ok(_), Err(e)) = (config::raw_view(old), config::raw_view(&text))
+    {
+        for update in updates {
+            if !refused.iter().any(|(s, _)| s == update.section) {
+                let refusal = Refusal::DefaultUnreadable(e.to_string());
+                refused.push((update.section.to_owned(), refusal));
             }
-            return Edit {
-                text: old.to_owned(),
-                refused,
-            };
         }
+        return Edit {
+            text: old.to_owned(),
+            refused,
+        };
     }
     Edit { text, refused }
 }
