@@ -163,7 +163,8 @@ pub fn unreadable_answer(status: u16, broke_off: Option<&str>, cause: &str) -> C
     } else if (200..300).contains(&status) {
         CallError::Transient {
             detail: format!(
-                "something else answered: HTTP {status} with a body that is not the portal's                  ({cause}); a captive portal or a proxy may be in the way"
+                "something else answered: HTTP {status} with a body that is not the portal's \
+                 ({cause}); a captive portal or a proxy may be in the way"
             ),
         }
     } else {
@@ -216,7 +217,8 @@ fn classify_sdk(
     match &err {
         SdkError::ServiceError(service) if service.raw().status().is_success() => {
             // A success status whose body is not the portal's answer: something else answered.
-            unreadable_answer(service.raw().status().as_u16(), None, &root_cause(&err))
+            let cause = scrub(&root_cause(&err), &[token]);
+            unreadable_answer(service.raw().status().as_u16(), None, &cause)
         }
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
@@ -252,7 +254,7 @@ fn classify_sdk(
             }
         }
         SdkError::ResponseError(r) => {
-            let cause = root_cause(&err);
+            let cause = scrub(&root_cause(&err), &[token]);
             let broke_off = io_error_in(&err).then_some(cause.as_str());
             unreadable_answer(r.raw().status().as_u16(), broke_off, &cause)
         }
