@@ -19,7 +19,7 @@ use aws_sdk_ssooidc::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssooidc::operation::create_token::CreateTokenError;
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 
-use crate::login::portal::{CallPolicy, Endpoint, Route};
+use crate::login::portal::{CallError, CallPolicy, Endpoint, Route};
 use crate::login::token::RefreshGrant;
 use crate::secret::{Secret, scrub};
 use crate::time::format_time;
@@ -180,6 +180,13 @@ fn classify_sdk(
     secrets: &[&Secret],
 ) -> RefreshError {
     match &err {
+        SdkError::ServiceError(service) if service.raw().status().is_success() => {
+            let cause = scrub(&crate::login::portal::root_cause(&err), secrets);
+            let status = service.raw().status().as_u16();
+            from_unreadable(crate::login::portal::unreadable_answer(
+                status, None, &cause,
+            ))
+        }
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let e = service.err();
@@ -227,6 +234,12 @@ fn classify_sdk(
                 RefreshError::Transient { detail: cause }
             }
         }
+        SdkError::ResponseError(_) if crate::login::portal::io_error_in(&err) => {
+            let cause = scrub(&crate::login::portal::root_cause(&err), secrets);
+            RefreshError::Transient {
+                detail: format!("the connection broke off mid-answer: {cause}"),
+            }
+        }
         SdkError::ResponseError(r) => {
             let status = r.raw().status().as_u16();
             let detail = format!("unreadable answer, HTTP {status}");
@@ -238,6 +251,17 @@ fn classify_sdk(
         }
         _ => RefreshError::Failed {
             detail: scrub(&crate::login::portal::root_cause(&err), secrets),
+        },
+    }
+}
+
+/// A portal verdict on an answer that is not SSO OIDC's, as a refresh error.
+fn from_unreadable(error: CallError) -> RefreshError {
+    match error {
+        CallError::Transient { detail } => RefreshError::Transient { detail },
+        CallError::Throttled { detail } => RefreshError::Throttled { detail },
+        other => RefreshError::Failed {
+            detail: other.to_string(),
         },
     }
 }

@@ -135,6 +135,45 @@ pub fn dispatch_failure(cause: &str, region: &str) -> CallError {
     }
 }
 
+/// True when an I/O error is among the causes of `err`: the connection broke.
+pub(crate) fn io_error_in(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.is::<std::io::Error>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// Classifies an answer that could not be read (`broke_off`: the connection reset or closed
+/// before the whole body came, with that cause) or is not the portal's (a body that is not
+/// its JSON, as a captive portal or an intercepting proxy sends). All are worth another try
+/// later, except a client error whose body is garbled.
+pub fn unreadable_answer(status: u16, broke_off: Option<&str>, cause: &str) -> CallError {
+    if let Some(cause) = broke_off {
+        CallError::Transient {
+            detail: format!("the connection broke off mid-answer: {cause}"),
+        }
+    } else if status >= 500 || status == 429 {
+        CallError::Transient {
+            detail: format!("HTTP {status}"),
+        }
+    } else if (200..300).contains(&status) {
+        CallError::Transient {
+            detail: format!(
+                "something else answered: HTTP {status} with a body that is not the portal's \
+                 ({cause}); a captive portal or a proxy may be in the way"
+            ),
+        }
+    } else {
+        CallError::Failed {
+            detail: format!("unreadable answer, HTTP {status} ({cause})"),
+        }
+    }
+}
+
 /// True when the innermost cause of a failed request says the host name does not exist.
 pub(crate) fn no_such_host(cause: &str) -> bool {
     [
@@ -176,6 +215,11 @@ fn classify_sdk(
     token: &Secret,
 ) -> CallError {
     match &err {
+        SdkError::ServiceError(service) if service.raw().status().is_success() => {
+            // A success status whose body is not the portal's answer: something else answered.
+            let cause = scrub(&root_cause(&err), &[token]);
+            unreadable_answer(service.raw().status().as_u16(), None, &cause)
+        }
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let e = service.err();
@@ -210,16 +254,9 @@ fn classify_sdk(
             }
         }
         SdkError::ResponseError(r) => {
-            let status = r.raw().status().as_u16();
-            if status >= 500 || status == 429 {
-                CallError::Transient {
-                    detail: format!("HTTP {status}"),
-                }
-            } else {
-                CallError::Failed {
-                    detail: format!("unreadable answer, HTTP {status}"),
-                }
-            }
+            let cause = scrub(&root_cause(&err), &[token]);
+            let broke_off = io_error_in(&err).then_some(cause.as_str());
+            unreadable_answer(r.raw().status().as_u16(), broke_off, &cause)
         }
         _ => CallError::Failed {
             detail: root_cause(&err),
@@ -709,6 +746,27 @@ mod tests {
                 }
             );
         }
+    }
+
+    /// An answer that broke off, or that is not the portal's (an HTML page with 200), is
+    /// worth another try and says what happened; a garbled client error is final.
+    #[test]
+    fn unreadable_answers() {
+        let reset = unreadable_answer(
+            200,
+            Some("Connection reset by peer (os error 104)"),
+            "Connection reset by peer (os error 104)",
+        );
+        assert!(reset.is_transient());
+        assert!(
+            reset.to_string().contains("broke off mid-answer"),
+            "{reset}"
+        );
+        let html = unreadable_answer(200, None, "unexpected token '<'");
+        assert!(html.is_transient());
+        assert!(html.to_string().contains("captive portal"), "{html}");
+        assert!(unreadable_answer(503, None, "x").is_transient());
+        assert!(!unreadable_answer(400, None, "x").is_transient());
     }
 
     /// Backoff doubles and its jitter stays within half of the step.

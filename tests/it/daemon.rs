@@ -255,7 +255,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 /// tokens (`refresh-<token>`, as [`token_json`] makes them), the test client secret, every
 /// bearer token the portal saw, every token it refreshed or rotated, and every key it issued.
 #[track_caller]
-fn assert_no_secrets(out: &Outcome, portal: &Portal, tokens: &[&str]) {
+pub(crate) fn assert_no_secrets(out: &Outcome, portal: &Portal, tokens: &[&str]) {
     let mut secrets = vec!["client-secret-ssofresh-test".to_owned()];
     for t in tokens {
         secrets.push((*t).to_owned());
@@ -290,7 +290,7 @@ fn assert_no_secrets(out: &Outcome, portal: &Portal, tokens: &[&str]) {
 /// Stops the daemon with SIGTERM: it exits 0 (within [`crate::common::daemon::STOP_LIMIT`];
 /// the time is printed, not judged), did not panic, and logged no secret.
 #[track_caller]
-fn finish(d: Daemon, portal: &Portal, tokens: &[&str]) -> Outcome {
+pub(crate) fn finish(d: Daemon, portal: &Portal, tokens: &[&str]) -> Outcome {
     let out = d.stop();
     eprintln!("ssofresh exited {:?} after SIGTERM", out.elapsed);
     out.assert_success();

@@ -17,6 +17,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::files::config;
 use crate::files::ini::{self, Kind, Line};
 use crate::secret::Secret;
 use crate::time::format_time;
@@ -66,6 +67,9 @@ pub enum Refusal {
     MultiLineValue(&'static str),
     /// A `[DEFAULT]` section sets a credential key, which botocore copies into every section.
     DefaultSetsKey(String),
+    /// A `[DEFAULT]` section holds a value botocore cannot read once there is a section to
+    /// copy it into (the problem, with its line): adding one would make the file unreadable.
+    DefaultUnreadable(String),
     /// The name cannot be a section every reader agrees on (the reason).
     UnusableName(&'static str),
     /// The section holds another access key id than the one ssofresh wrote (or none beside
@@ -99,6 +103,11 @@ impl std::fmt::Display for Refusal {
                 f,
                 "the file's [DEFAULT] section sets {key}, which botocore copies into every \
                  profile; remove it from [DEFAULT]"
+            ),
+            Refusal::DefaultUnreadable(problem) => write!(
+                f,
+                "the file's [DEFAULT] section would make botocore refuse the whole file once it \
+                 has a section ({problem}); fix or remove [DEFAULT]"
             ),
             Refusal::UnusableName(why) => {
                 write!(f, "{why}; choose another section with --profile NAME:SECTION")
@@ -205,10 +214,28 @@ pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
         result.append(&mut inserted[i + 1]);
     }
     result.extend(appended);
-    Edit {
-        text: join(result, old, eol),
-        refused,
+    let text = join(result, old, eol);
+    // botocore copies [DEFAULT]'s values into every section, and reads them only then: a
+    // file with no section but [DEFAULT] may read fine and break once a section is added.
+    let sectionless = !lines
+        .iter()
+        .any(|l| matches!(l.kind, Kind::Section(n) if n != "DEFAULT"));
+    if sectionless
+        && text != old
+        && let (Ok(_), Err(e)) = (config::raw_view(old), config::raw_view(&text))
+    {
+        for update in updates {
+            if !refused.iter().any(|(s, _)| s == update.section) {
+                let refusal = Refusal::DefaultUnreadable(e.to_string());
+                refused.push((update.section.to_owned(), refusal));
+            }
+        }
+        return Edit {
+            text: old.to_owned(),
+            refused,
+        };
     }
+    Edit { text, refused }
 }
 
 /// Joins output lines. Every line gets an ending except the last, which keeps the original

@@ -286,6 +286,29 @@ fn default_section_with_credentials() {
     );
 }
 
+/// Regression (found by `tests/it/props.rs` under SSOFRESH_STRESS=1): a file with only a
+/// `[DEFAULT]` section whose nested value botocore cannot parse reads fine (botocore parses
+/// [DEFAULT]'s values only when it copies them into a section), and adding a section would
+/// make botocore refuse the whole file. The edit is refused and the file left alone; a
+/// readable [DEFAULT] with a nested block is still written to.
+#[test]
+fn default_section_that_breaks_once_a_section_exists() {
+    let old = "[DEFAULT]\nü = \n aws_access_key_id: ASIA1";
+    assert!(config::raw_view(old).is_ok());
+    let got = edit(old, &[("dev", 1)]);
+    assert_eq!(got.text, old);
+    assert!(
+        matches!(got.refused.as_slice(), [(s, Refusal::DefaultUnreadable(why))]
+            if s == "dev" && why.contains("line 2")),
+        "{:?}",
+        got.refused
+    );
+    let fine = "[DEFAULT]\ns3 =\n  max_concurrent_requests = 20\n";
+    let got = edit(fine, &[("dev", 1)]);
+    assert!(got.refused.is_empty(), "{:?}", got.refused);
+    assert!(config::raw_view(&got.text).is_ok());
+}
+
 /// Names no reader agrees on are refused by the editor too, not only by the planner.
 #[test]
 fn unusable_names() {

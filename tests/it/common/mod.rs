@@ -30,7 +30,10 @@ pub mod tls;
 pub use daemon::Daemon;
 pub use home::{TestHome, cache_file_name, token_json};
 pub use portal::{Portal, Recorded, Reply};
-pub use readers::{botocore_raw, botocore_raw_each, botocore_read, botocore_sso_token, js_v2_read};
+pub use readers::{
+    botocore_raw, botocore_raw_each, botocore_raw_pairs, botocore_read, botocore_sso_token,
+    js_v2_read,
+};
 pub use renames::Replacements;
 pub use run::{Outcome, run, run_with_timeout, ssofresh};
 pub use tls::{ConnectProxy, ProxyRequest, TestPki, TlsFront};

@@ -14,7 +14,10 @@
 //! - [`Portal::add_refresh_token`] makes a refresh token valid; refreshing rotates it and the
 //!   new access token holds the roles of the old one.
 //! - Every request is recorded ([`Portal::requests`]); every issued credential is unique
-//!   ([`Portal::issued`]).
+//!   ([`Portal::issued`]); every connection is counted ([`Portal::connections`]), those that
+//!   never carried a request (a TLS handshake sent to plain HTTP) too.
+//! - Faults on the wire: [`Reply::ResetMidBody`], [`Reply::Truncated`] and [`Reply::Raw`]
+//!   (a body that is not JSON).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -43,6 +46,15 @@ pub enum Reply {
     Hang,
     /// Wait, then give the inner reply.
     Delayed(Duration, Box<Reply>),
+    /// Answer as [`Reply::Ok`] would, but send only the head and half of the body, then
+    /// reset the connection (RST, as a crashed proxy or load balancer does).
+    ResetMidBody,
+    /// Answer as [`Reply::Ok`] would, but send only the head and half of the body, then close
+    /// the connection cleanly: fewer bytes than `Content-Length` promised.
+    Truncated,
+    /// Answer with this HTTP status and this body, verbatim (e.g. an HTML page from a captive
+    /// portal or a proxy where JSON is expected).
+    Raw(u16, String),
 }
 
 impl Reply {
@@ -297,6 +309,11 @@ impl Portal {
         self.shared.state().refreshed_expires_in = Some(seconds);
     }
 
+    /// How many connections were accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.shared.next_stream.load(Ordering::SeqCst)
+    }
+
     /// The most requests that were being handled at the same moment.
     pub fn peak_in_flight(&self) -> u64 {
         self.shared.peak_in_flight.load(Ordering::SeqCst)
@@ -405,9 +422,12 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         let _ = thread::Builder::new()
             .name("portal-conn".into())
             .spawn(move || {
-                serve_connection(&stream, &shared);
+                let reset = serve_connection(&stream, &shared);
                 // Close for real: the clone kept for shutdown would otherwise hold it open.
-                let _ = stream.shutdown(Shutdown::Both);
+                // A reset skips the orderly shutdown: the last close sends the RST.
+                if !reset {
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
                 shared
                     .streams
                     .lock()
@@ -440,27 +460,41 @@ struct HttpResponse {
     status: u16,
     headers: Vec<(String, String)>,
     body: String,
+    /// Send only part of it, then end the connection this way.
+    cut: Option<Cut>,
 }
 
-fn serve_connection(stream: &TcpStream, shared: &Shared) {
+/// How a response cut short ends its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// A TCP reset (SO_LINGER 0, then close).
+    Reset,
+    /// A clean close (FIN).
+    Close,
+}
+
+/// Serves requests on one connection until it ends; true if it must end in a reset (the
+/// caller then closes it without the orderly shutdown).
+fn serve_connection(stream: &TcpStream, shared: &Shared) -> bool {
     let mut writer = stream;
     let mut reader = BufReader::new(stream);
     loop {
         let request = match read_request(&mut reader) {
             Ok(Some(r)) => r,
-            Ok(None) => return,
+            Ok(None) => return false,
             Err(message) => {
                 let response = HttpResponse {
                     status: 400,
                     headers: Vec::new(),
                     body: json!({ "message": message }).to_string(),
+                    cut: None,
                 };
                 let _ = write_response(&mut writer, &response, true);
-                return;
+                return false;
             }
         };
         if shared.shutdown.load(Ordering::SeqCst) {
-            return;
+            return false;
         }
         let close = request
             .header("connection")
@@ -468,10 +502,16 @@ fn serve_connection(stream: &TcpStream, shared: &Shared) {
         let Some(response) = handle(&request, shared) else {
             // Hang: hold the connection until shutdown.
             shared.sleep(None);
-            return;
+            return false;
         };
-        if write_response(&mut writer, &response, close).is_err() || close {
-            return;
+        let written = write_response(&mut writer, &response, close);
+        if response.cut == Some(Cut::Reset) {
+            // Closed with a zero linger, the socket sends RST instead of FIN.
+            let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+            return true;
+        }
+        if written.is_err() || close || response.cut.is_some() {
+            return false;
         }
     }
 }
@@ -640,7 +680,9 @@ fn write_response(
     // One write: head and body in separate segments would meet Nagle's algorithm and the
     // client's delayed ACK, adding milliseconds to every answer.
     head.push_str(&response.body);
-    writer.write_all(head.as_bytes())?;
+    // A response cut short stops halfway through its body.
+    let end = head.len() - response.cut.map_or(0, |_| response.body.len() / 2);
+    writer.write_all(&head.as_bytes()[..end])?;
     writer.flush()
 }
 
@@ -708,6 +750,26 @@ fn handle_request(request: &HttpRequest, shared: &Shared) -> Option<HttpResponse
                 reply = *inner;
             }
             Reply::Hang => return None,
+            Reply::Raw(status, text) => {
+                let mut response = HttpResponse {
+                    status,
+                    headers: Vec::new(),
+                    body: text,
+                    cut: None,
+                };
+                with_request_id(&mut response, shared);
+                return Some(response);
+            }
+            Reply::ResetMidBody | Reply::Truncated => {
+                let cut = if reply == Reply::ResetMidBody {
+                    Cut::Reset
+                } else {
+                    Cut::Close
+                };
+                let mut response = ok_response(request, shared, token.as_deref(), &body);
+                response.cut = Some(cut);
+                return Some(response);
+            }
             Reply::Status(status) => {
                 let mut response = if is_token {
                     oidc_error(status)
@@ -717,27 +779,42 @@ fn handle_request(request: &HttpRequest, shared: &Shared) -> Option<HttpResponse
                 with_request_id(&mut response, shared);
                 return Some(response);
             }
-            Reply::Ok => {
-                let mut response = if is_credentials {
-                    get_role_credentials(shared, token.as_deref(), &account, &role)
-                } else if is_token {
-                    create_token(shared, &body)
-                } else {
-                    HttpResponse {
-                        status: 404,
-                        headers: vec![(
-                            "x-amzn-ErrorType".into(),
-                            "UnknownOperationException".into(),
-                        )],
-                        body: json!({"message": format!("no route for {} {}", request.method, request.path)})
-                            .to_string(),
-                    }
-                };
-                with_request_id(&mut response, shared);
-                return Some(response);
-            }
+            Reply::Ok => return Some(ok_response(request, shared, token.as_deref(), &body)),
         }
     }
+}
+
+/// The answer to an unscripted request: credentials, a refreshed token, or 404 for an
+/// unknown route.
+fn ok_response(
+    request: &HttpRequest,
+    shared: &Shared,
+    token: Option<&str>,
+    body: &str,
+) -> HttpResponse {
+    let mut response = if request.method == "GET" && request.path == "/federation/credentials" {
+        get_role_credentials(
+            shared,
+            token,
+            &query(request, "account_id"),
+            &query(request, "role_name"),
+        )
+    } else if request.method == "POST" && request.path == "/token" {
+        create_token(shared, body)
+    } else {
+        HttpResponse {
+            status: 404,
+            headers: vec![(
+                "x-amzn-ErrorType".into(),
+                "UnknownOperationException".into(),
+            )],
+            body: json!({"message": format!("no route for {} {}", request.method, request.path)})
+                .to_string(),
+            cut: None,
+        }
+    };
+    with_request_id(&mut response, shared);
+    response
 }
 
 fn query(request: &HttpRequest, name: &str) -> String {
@@ -798,6 +875,7 @@ fn get_role_credentials(
     HttpResponse {
         status: 200,
         headers: Vec::new(),
+        cut: None,
         body: body.to_string(),
     }
 }
@@ -849,6 +927,7 @@ fn create_token(shared: &Shared, body: &str) -> HttpResponse {
     HttpResponse {
         status: 200,
         headers: Vec::new(),
+        cut: None,
         body: json!({
             "accessToken": access_token,
             "tokenType": "Bearer",
@@ -900,6 +979,7 @@ fn portal_error(status: u16, account: &str, role: &str) -> HttpResponse {
         status,
         headers,
         body: body.to_string(),
+        cut: None,
     }
 }
 
@@ -936,6 +1016,7 @@ fn oidc_named_error(status: u16, code: &str, error: &str, description: &str) -> 
             format!("{code}:{OIDC_ERROR_NS}"),
         )],
         body: json!({"error": error, "error_description": description}).to_string(),
+        cut: None,
     }
 }
 

@@ -76,6 +76,25 @@ pub fn botocore_sso_token(cache_dir: &Path, session: &str, start_url: &str, regi
     read_with(cmd, "botocore", cache_dir, &[session, start_url, region])
 }
 
+/// botocore's views of many (before, after) texts, in one Python process: each pair written
+/// to a temporary folder and read with [`botocore_raw_each`].
+#[track_caller]
+pub fn botocore_raw_pairs(pairs: &[(&str, &str)]) -> Vec<(Value, Value)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut paths = Vec::new();
+    for (i, (before, after)) in pairs.iter().enumerate() {
+        for (name, text) in [("before", before), ("after", after)] {
+            let path = dir.path().join(format!("{i}.{name}"));
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+            paths.push(path);
+        }
+    }
+    botocore_raw_each(&paths)
+        .chunks(2)
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .collect()
+}
+
 /// Reads `profiles` from the credentials file at `path` with the AWS SDK for JavaScript v2
 /// (`new AWS.SharedIniFileCredentials({profile, filename}).get(cb)`), using the modules in
 /// `tests/readers/node_modules`.
