@@ -279,10 +279,14 @@ impl Outcome {
     pub fn status(&self) -> (State, Option<String>, Option<String>) {
         let state = match self {
             Outcome::Written { .. } => return (State::Fresh, None, None),
-            Outcome::NeedsLogin { command, .. } => {
+            Outcome::NeedsLogin {
+                login,
+                command,
+                why,
+            } => {
                 return (
                     State::NeedsLogin,
-                    Some(self.message()),
+                    Some(why.describe(login)),
                     Some(command.clone()),
                 );
             }
