@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::files::config::{LoginId, ProfileProblem, Profiles, SsoProfile};
 use crate::files::credfile::{self, Refusal};
-use crate::login::portal::CallError;
+use crate::login::portal::{CallError, place};
 use crate::login::token::{Token, TokenError};
 use crate::time::format_local;
 
@@ -133,10 +133,10 @@ impl Outcome {
     /// The outcome of a failed portal call. `endpoint` is where the calls really went when
     /// `AWS_ENDPOINT_URL_SSO` (or `AWS_ENDPOINT_URL`) sends them elsewhere than AWS.
     pub fn from_call(error: CallError, target: &Target, endpoint: Option<&str>) -> Self {
-        let portal = match endpoint {
-            Some(url) => format!("the SSO portal at {url}"),
-            None => format!("the SSO portal in {}", target.profile.sso_region),
-        };
+        let portal = format!(
+            "the SSO portal {}",
+            place(&target.profile.sso_region, endpoint)
+        );
         match error {
             CallError::Unauthorized => Outcome::NeedsLogin {
                 command: target.profile.login.login_command(&target.profile.name),

@@ -34,7 +34,8 @@ fn config() -> String {
     )
 }
 
-const LONG_TERM: &str = "[conf]\naws_access_key_id = AKIAUSERSOWNKEY\naws_secret_access_key = users-own-secret\n";
+const LONG_TERM: &str =
+    "[conf]\naws_access_key_id = AKIAUSERSOWNKEY\naws_secret_access_key = users-own-secret\n";
 
 fn in_minutes(m: i64) -> DateTime<Utc> {
     Utc::now() + chrono::Duration::minutes(m)
@@ -115,36 +116,71 @@ fn status_with_a_running_daemon() {
     });
     let started = Instant::now();
     let (code, json) = status(&home, &portal, &[]);
-    println!("status --json with a daemon answered in {:?}", started.elapsed());
+    eprintln!(
+        "status --json with a daemon answered in {:?}",
+        started.elapsed()
+    );
     assert_eq!(code, 2, "{json}");
     assert_eq!(json["source"], json!("daemon"), "{json}");
     assert_eq!(json["daemon"]["running"], json!(true));
     assert_eq!(json["daemon"]["pid"], json!(d.pid()));
-    assert!(json["daemon"]["since"].as_str().is_some_and(|s| s.ends_with('Z')), "{json}");
+    assert!(
+        json["daemon"]["since"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z')),
+        "{json}"
+    );
     let dev = profile(&json, "dev");
     assert_eq!(dev["login"], json!("corp"));
     assert_eq!(dev["section"], json!("dev"));
-    for key in ["credentials_expire_at", "login_expires_at", "next_action_at"] {
-        let t = dev[key].as_str().unwrap_or_else(|| panic!("{key} in {dev}"));
+    for key in [
+        "credentials_expire_at",
+        "login_expires_at",
+        "next_action_at",
+    ] {
+        let t = dev[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} in {dev}"));
         DateTime::parse_from_rfc3339(t).unwrap_or_else(|e| panic!("{key} {t}: {e}"));
     }
     assert_eq!(dev["message"], Value::Null);
     let legacy = profile(&json, "legacy");
-    assert_eq!(legacy["fix"], json!("aws sso login --profile legacy"), "{legacy}");
-    assert!(profile(&json, "conf")["message"].as_str().is_some_and(|m| m.contains("long-term")));
+    assert_eq!(
+        legacy["fix"],
+        json!("aws sso login --profile legacy"),
+        "{legacy}"
+    );
+    assert!(
+        profile(&json, "conf")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("long-term"))
+    );
     // The table, without a terminal: no colour codes.
     let mut cmd = ssofresh(&home, &portal);
     cmd.arg("status");
     let table = run(cmd);
     assert_eq!(table.status, 2, "{table}");
-    assert!(table.stdout.contains(&format!("daemon: running (pid {})", d.pid())), "{table}");
+    assert!(
+        table
+            .stdout
+            .contains(&format!("daemon: running (pid {})", d.pid())),
+        "{table}"
+    );
     assert!(table.stdout.contains("PROFILE"), "{table}");
-    assert!(table.stdout.contains("  fix: aws sso login --profile legacy"), "{table}");
+    assert!(
+        table
+            .stdout
+            .contains("  fix: aws sso login --profile legacy"),
+        "{table}"
+    );
     assert!(!table.stdout.contains('\x1b'), "{table}");
 
     let out = d.stop();
     assert_eq!(out.status, 0, "{out}");
-    assert!(!pid_file(&home).exists(), "the pid file is removed on a clean stop");
+    assert!(
+        !pid_file(&home).exists(),
+        "the pid file is removed on a clean stop"
+    );
     let (_, json) = status(&home, &portal, &[]);
     assert_eq!(json["daemon"]["running"], json!(false), "{json}");
     assert_eq!(json["source"], json!("files"), "{json}");
@@ -165,9 +201,15 @@ fn status_without_a_daemon() {
     let (code, json) = status(&home, &portal, &["--profile", "dev"]);
     assert_eq!(code, 0, "{json}");
     assert_eq!(json["source"], json!("files"));
-    assert_eq!(json["daemon"], json!({"running": false, "pid": null, "since": null}));
+    assert_eq!(
+        json["daemon"],
+        json!({"running": false, "pid": null, "since": null})
+    );
     assert_eq!(states(&json), [pair("dev", "fresh")]);
-    assert!(profile(&json, "dev")["credentials_expire_at"].is_string(), "{json}");
+    assert!(
+        profile(&json, "dev")["credentials_expire_at"].is_string(),
+        "{json}"
+    );
     let (code, json) = status(&home, &portal, &[]);
     assert_eq!(code, 2, "{json}");
     assert_eq!(
@@ -198,7 +240,13 @@ fn login_needed_hook_runs_once() {
         record.display()
     );
     let mut cmd = ssofresh(&home, &portal);
-    cmd.args(["--notify-before", "15m", "--on-login-needed", &hook, "--no-notify"]);
+    cmd.args([
+        "--notify-before",
+        "15m",
+        "--on-login-needed",
+        &hook,
+        "--no-notify",
+    ]);
     let d = Daemon::spawn(cmd);
     let lines = || {
         fs::read_to_string(&record)
@@ -219,7 +267,11 @@ fn login_needed_hook_runs_once() {
         "once, with the right environment\n{}",
         d.log()
     );
-    assert!(d.log().contains("AWS login needed for legacy"), "{}", d.log());
+    assert!(
+        d.log().contains("AWS login needed for legacy"),
+        "{}",
+        d.log()
+    );
     d.stop();
 }
 
@@ -237,7 +289,10 @@ fn receive_until(
         if got.iter().any(|m| m.lines().any(&want)) {
             return;
         }
-        assert!(start.elapsed() < SOON, "no {what} within {SOON:?}; got {got:?}");
+        assert!(
+            start.elapsed() < SOON,
+            "no {what} within {SOON:?}; got {got:?}"
+        );
         if let Ok(n) = socket.recv(&mut buf) {
             got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
         }
@@ -271,7 +326,10 @@ fn systemd_notify_socket() {
     d.signal("HUP");
     got.clear();
     receive_until(&socket, &mut got, "RELOADING=1", |l| l == "RELOADING=1");
-    let reloading = got.iter().find(|m| m.contains("RELOADING=1")).expect("seen");
+    let reloading = got
+        .iter()
+        .find(|m| m.contains("RELOADING=1"))
+        .expect("seen");
     assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
     receive_until(&socket, &mut got, "READY=1 after the reload", |l| {
         l == "READY=1"
@@ -279,7 +337,10 @@ fn systemd_notify_socket() {
     let out = d.stop();
     assert_eq!(out.status, 0, "{out}");
     receive_until(&socket, &mut got, "STOPPING=1", |l| l == "STOPPING=1");
-    assert!(!pid_file(&home).exists(), "the pid file is removed on a clean stop");
+    assert!(
+        !pid_file(&home).exists(),
+        "the pid file is removed on a clean stop"
+    );
 }
 
 /// `--once` with an expired access token and a live refresh token renews the token through
@@ -300,9 +361,16 @@ fn once_renews_an_expired_token() {
     let refreshed = portal.refreshed();
     assert_eq!(refreshed.len(), 1, "{out}");
     let loaded = botocore_sso_token(&home.cache_dir(), "corp", START_URL, "us-east-1");
-    assert_eq!(loaded["token"], json!(refreshed[0].access_token), "{loaded}");
+    assert_eq!(
+        loaded["token"],
+        json!(refreshed[0].access_token),
+        "{loaded}"
+    );
     let sent = portal.tokens_sent();
-    assert!(!sent.contains(&"tok-corp".to_owned()), "expired token sent: {sent:?}");
+    assert!(
+        !sent.contains(&"tok-corp".to_owned()),
+        "expired token sent: {sent:?}"
+    );
     let creds = botocore_read(&home.credentials_path(), &["dev"]);
     assert!(creds.to_string().contains("ASIA"), "{creds}");
 }
@@ -322,6 +390,10 @@ fn logout_after_a_restart_removes_the_sections() {
     d.wait_for("[dev] removed", SOON, || {
         fs::read_to_string(home.credentials_path()).is_ok_and(|t| !t.contains("[dev]"))
     });
-    assert!(home.read_credentials().contains(LONG_TERM), "{}", home.read_credentials());
+    assert!(
+        home.read_credentials().contains(LONG_TERM),
+        "{}",
+        home.read_credentials()
+    );
     d.stop();
 }
