@@ -129,7 +129,7 @@ pub fn place(region: &str, endpoint: Option<&str>) -> String {
 
 /// Classifies a request that never got an answer, from its innermost cause. A host name that
 /// does not exist is final (usually a wrong `sso_region`); everything else may pass. `portal`
-/// names the portal ([`portal_name`]).
+/// names the portal, e.g. `the SSO portal in us-east-1` (see [`place`]).
 pub fn dispatch_failure(cause: &str, portal: &str) -> CallError {
     if no_such_host(cause) {
         CallError::Failed {

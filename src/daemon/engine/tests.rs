@@ -444,14 +444,8 @@ fn legacy_login_end_is_announced_once() {
 fn refresh_failures() {
     let mut e = started(false);
     let now = t0() + mins(470);
-    let refresh_version = |a: &[Action]| {
-        a.iter().find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-    };
     let a = e.decide(now);
-    let v = refresh_version(&a).expect("refresh due");
+    let v = refresh_of(&a).expect("refresh due");
     let said = e.handle(
         Event::Refreshed {
             login: corp(),
@@ -461,10 +455,10 @@ fn refresh_failures() {
         now,
     );
     assert!(logs(&said)[0].contains("trying again"));
-    assert!(refresh_version(&e.decide(now)).is_none(), "backing off");
+    assert!(refresh_of(&e.decide(now)).is_none(), "backing off");
     let retry = e.next_wake(now).expect("retry");
     assert!(retry <= now + TimeDelta::seconds(7), "{retry}");
-    let v = refresh_version(&e.decide(retry)).expect("retried");
+    let v = refresh_of(&e.decide(retry)).expect("retried");
     let said = e.handle(
         Event::Refreshed {
             login: corp(),
@@ -490,7 +484,7 @@ fn refresh_failures() {
         "{said:?}"
     );
     for m in [1, 5, 9] {
-        assert!(refresh_version(&e.decide(retry + mins(m))).is_none(), "{m}");
+        assert!(refresh_of(&e.decide(retry + mins(m))).is_none(), "{m}");
     }
 }
 
@@ -687,10 +681,7 @@ fn once_settles() {
     let mut e = started(true);
     let now = t0() + mins(470);
     let a = e.decide(now);
-    let refresh = a.iter().find_map(|a| match a {
-        Action::Refresh { version, .. } => Some(*version),
-        _ => None,
-    });
+    let refresh = refresh_of(&a);
     let refresh = refresh.expect("the token is refreshed as the daemon would");
     assert!(!e.settled());
     e.handle(
@@ -979,13 +970,7 @@ fn review_refresh_changed_is_retried_at_once() {
     let mut e = started(false);
     let now = t0() + mins(470);
     let a = e.decide(now);
-    let v = a
-        .iter()
-        .find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-        .expect("refresh due");
+    let v = refresh_of(&a).expect("refresh due");
     e.handle(
         Event::Refreshed {
             login: corp(),
@@ -1007,13 +992,7 @@ fn review_short_refreshed_token_is_refreshed_again_at_once() {
     let mut e = started(false);
     let now = t0() + mins(470);
     let a = e.decide(now);
-    let v = a
-        .iter()
-        .find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-        .expect("refresh due");
+    let v = refresh_of(&a).expect("refresh due");
     let new = token("tok-2", now + mins(15), true);
     e.handle(
         Event::Refreshed {
@@ -1041,13 +1020,7 @@ fn login_during_a_refresh_is_taken_at_once() {
     written(&mut e, lead - mins(1));
     let a = e.decide(lead);
     assert!(fetched(&a).is_empty());
-    let v = a
-        .iter()
-        .find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-        .expect("refresh due");
+    let v = refresh_of(&a).expect("refresh due");
     let landed = token("tok-login", lead + mins(480), true);
     e.handle(login(corp(), landed), lead);
     assert_eq!(fetched(&e.decide(lead)), ["dev", "prod"], "taken at once");
@@ -1103,13 +1076,7 @@ fn answers_with_the_token_our_refresh_replaced_are_kept() {
     let now = t0() + mins(470);
     let a = e.decide(now);
     let v = version_of(&a, "dev");
-    let from = a
-        .iter()
-        .find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-        .expect("a refresh is due");
+    let from = refresh_of(&a).expect("a refresh is due");
     e.handle(
         Event::Refreshed {
             login: corp(),
@@ -1262,6 +1229,14 @@ fn review6_removed_then_readded_takes_the_old_roles_answer() {
     );
 }
 
+/// The token version of the refresh among `actions`, if there is one.
+fn refresh_of(actions: &[Action]) -> Option<u64> {
+    actions.iter().find_map(|a| match a {
+        Action::Refresh { version, .. } => Some(*version),
+        _ => None,
+    })
+}
+
 /// The notices among `actions`: (login, event, profiles).
 fn notices(actions: &[Action]) -> Vec<(LoginId, NoticeEvent, Vec<String>)> {
     actions
@@ -1361,13 +1336,7 @@ fn once_refreshes_an_expired_token() {
     };
     let mut e = start(true);
     let a = e.decide(expired);
-    let from = a
-        .iter()
-        .find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-        .expect("refresh");
+    let from = refresh_of(&a).expect("refresh");
     assert!(fetched(&a).is_empty(), "the expired token is never sent");
     assert!(!e.settled());
     let new = token("tok-2", expired + mins(480), true);
