@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::daemon::engine::{Notice, NoticeEvent};
 use crate::time::{format_local, format_time, relative};
@@ -33,7 +33,8 @@ impl Notifier {
     /// Tells the user about `notice`, in the background.
     pub fn tell(&self, notice: &Notice) {
         let (summary, body) = texts(notice);
-        info!("{summary}: {body}");
+        // The engine has logged the event itself, once, at its level.
+        debug!("telling the user: {summary}: {body}");
         if self.desktop {
             let (summary, body) = (summary.clone(), body.clone());
             let _ = std::thread::Builder::new()

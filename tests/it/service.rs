@@ -267,10 +267,11 @@ fn login_needed_hook_runs_once() {
         "once, with the right environment\n{}",
         d.log()
     );
-    assert!(
-        d.log().contains("AWS login needed for legacy"),
-        "{}",
-        d.log()
+    let log = d.log();
+    assert_eq!(
+        log.matches("aws sso login --profile legacy").count(),
+        1,
+        "one log line for the coming end, none added by the notice\n{log}"
     );
     d.stop();
 }
