@@ -523,4 +523,28 @@ mod tests {
             None
         );
     }
+
+    /// The instance lock is seen from outside with its pid while held; a clean stop removes
+    /// its file, and a new daemon takes a fresh one.
+    #[test]
+    fn instance_lock_seen_and_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let creds = dir.path().join("credentials");
+        assert_eq!(instance_holder(&creds).expect("no file"), None);
+        let lock = hold_instance_lock(&creds).expect("lock");
+        let holder = instance_holder(&creds).expect("inspect").expect("held");
+        assert_eq!(holder.pid, Some(std::process::id()));
+        assert!(holder.since.is_some());
+        assert!(matches!(
+            hold_instance_lock(&creds),
+            Err(InstanceError::AlreadyRunning { .. })
+        ));
+        drop(lock);
+        assert!(
+            !instance_lock_path(&creds).exists(),
+            "removed at a clean stop"
+        );
+        assert_eq!(instance_holder(&creds).expect("inspect"), None);
+        drop(hold_instance_lock(&creds).expect("a new daemon"));
+    }
 }
