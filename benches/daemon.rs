@@ -504,7 +504,7 @@ fn simulate(sim: &Sim) -> Counts {
                             now,
                         ));
                     }
-                    Action::Log(..) => {}
+                    Action::Log(..) | Action::Notify(_) => {}
                 }
             }
             if sim.refresh_answers_first {

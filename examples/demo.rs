@@ -35,7 +35,10 @@ use tokio::sync::mpsc;
 use ssofresh::daemon::run::{Notify, Options, Report};
 use ssofresh::daemon::{self, Mode, Signal};
 use ssofresh::files::paths::Paths;
+use ssofresh::files::paths::state_file;
 use ssofresh::login::portal::{CallPolicy, Endpoint};
+use ssofresh::service::hooks::ServiceHooks;
+use ssofresh::service::notify::{HOOK_LIMIT, Notifier};
 
 use home::{TestHome, token_json};
 use portal::Portal;
@@ -107,6 +110,7 @@ fn main() {
             desktop: false,
         },
     };
+    let state_dir = home.path().join(".local/state/ssofresh");
     let (stop, signals) = mpsc::channel(1);
     let daemon = thread::Builder::new()
         .name("daemon".into())
@@ -115,7 +119,17 @@ fn main() {
                 .enable_all()
                 .build()
                 .expect("start the async runtime");
-            runtime.block_on(daemon::run(&options, Mode::Daemon { signals }))
+            // The state file goes in the demo's HOME; no desktop notification.
+            let hooks = Box::new(ServiceHooks::new(
+                state_file(&state_dir, &options.paths.credentials),
+                options.paths.credentials.clone(),
+                Notifier {
+                    desktop: false,
+                    hook: None,
+                    limit: HOOK_LIMIT,
+                },
+            ));
+            runtime.block_on(daemon::run(&options, Mode::Daemon { signals, hooks }))
         })
         .expect("start the daemon thread");
     // Let it settle, so its "no login" line shows before the login lands.

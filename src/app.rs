@@ -13,6 +13,7 @@ use crate::daemon::plan::{self, Outcome};
 use crate::daemon::run::{Fatal, Options, Report};
 use crate::daemon::{self, Mode, Signal};
 use crate::files::fsio;
+use crate::files::paths;
 use crate::service;
 
 /// Runs ssofresh with parsed arguments and returns the exit status.
@@ -49,7 +50,19 @@ fn run(args: &Args) -> anyhow::Result<u8> {
     }
     let _instance = fsio::hold_instance_lock(&options.paths.credentials).map_err(Fatal::from)?;
     let signals = forward_signals()?;
-    runtime.block_on(daemon::run(&options, Mode::Daemon { signals }))?;
+    let hooks = Box::new(service::hooks::ServiceHooks::new(
+        paths::state_file(
+            &paths::state_dir(|k| std::env::var(k).ok())?,
+            &options.paths.credentials,
+        ),
+        options.paths.credentials.clone(),
+        service::notify::Notifier {
+            desktop: options.notify.desktop,
+            hook: options.notify.hook.clone(),
+            limit: service::notify::HOOK_LIMIT,
+        },
+    ));
+    runtime.block_on(daemon::run(&options, Mode::Daemon { signals, hooks }))?;
     Ok(0)
 }
 

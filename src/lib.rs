@@ -13,8 +13,16 @@
 //!   validated values.
 //! - [`service`]: ssofresh as a service of the system.
 //!   - [`service::install`]: `install` and `uninstall`: the systemd unit or launchd agent.
-//!   - [`service::status`]: `status`: what the daemon is doing, per profile.
-//! - [`daemon`]: the event loop: events in, actions out, capped sleeps on the wall clock.
+//!   - [`service::status`]: `status`: what the daemon is doing, per profile, or what the
+//!     files say without one.
+//!   - [`service::state`]: the state file the daemon publishes (its view, and the sections it
+//!     wrote per login, loaded again at start).
+//!   - [`service::hooks`]: the daemon's [`daemon::Hooks`]: the state file, systemd, notices.
+//!   - [`service::sdnotify`]: `READY=1`, `STATUS=`, `RELOADING=1`, `STOPPING=1` for systemd.
+//!   - [`service::notify`]: a login needed: the desktop notification, the `--on-login-needed`
+//!     command.
+//! - [`daemon`]: the event loop: events in, actions out, capped sleeps on the wall clock; what
+//!   it publishes goes out through [`daemon::Hooks`], implemented above it.
 //!   - [`daemon::engine`]: the pure decisions: schedules, backoff, refresh, logout,
 //!     put-back, one write per pass.
 //!   - [`daemon::run`]: the loop's I/O: token files read, calls and refreshes spawned, the write.
@@ -37,7 +45,7 @@
 //!     those dead ssofresh processes left.
 //!   - [`files::guard`]: reading a file other programs write: settled, and not cut short.
 //! - [`secret`]: the `Secret` type whose `Debug`/`Display` redact tokens and keys.
-//! - [`time`]: how a point in time is written, in files and messages.
+//! - [`time`]: how a point in time is written: UTC in files, local time in messages.
 //! - [`logging`]: the tracing subscriber, with other crates capped below TRACE.
 
 pub mod app;

@@ -35,12 +35,12 @@ use std::hash::{Hash, Hasher};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::daemon::plan::Selection;
-use crate::daemon::plan::{self, LoginProblem, Outcome, Target};
+use crate::daemon::plan::{self, LoginProblem, Outcome, ProfileView, State, Target};
 use crate::files::config::{LoginId, Profiles};
 use crate::files::credfile::{self, RoleCredentials};
 use crate::login::portal::CallError;
 use crate::login::token::Token;
-use crate::time::format_time;
+use crate::time::format_local;
 
 /// How long before the access token expires ssofresh refreshes it: the AWS CLI refreshes
 /// within 15 minutes of expiry, so ssofresh goes first and the two rarely race.
@@ -92,6 +92,9 @@ pub const WRITE_HOLD_MAX: TimeDelta = TimeDelta::seconds(5);
 /// Added to the jitter to make the window in which due renewals are gathered: the spread of
 /// expiry times of credentials fetched in one batch (the calls take a while to answer).
 pub const GATHER_SLACK: TimeDelta = TimeDelta::seconds(10);
+
+/// How long before a login that cannot be renewed ends the user is told (`--notify-before`).
+pub const NOTIFY_BEFORE: TimeDelta = TimeDelta::minutes(15);
 
 /// What the engine is asked to do.
 #[derive(Debug, Clone)]
@@ -196,6 +199,31 @@ pub enum Action {
     },
     /// Say this, at this level.
     Log(Level, String),
+    /// Tell the user a login needs them (desktop notice, `--on-login-needed`); emitted once
+    /// per login, token and event.
+    Notify(Notice),
+}
+
+/// A login that only the user can renew, and what to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub login: LoginId,
+    /// The profiles of the login, in config order.
+    pub profiles: Vec<String>,
+    /// When the login ends or ended.
+    pub expires_at: DateTime<Utc>,
+    /// The exact command that renews it, e.g. `aws sso login --sso-session corp`.
+    pub fix: String,
+    pub event: NoticeEvent,
+}
+
+/// What a [`Notice`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeEvent {
+    /// The login ends within `--notify-before` and cannot be renewed.
+    Ending,
+    /// The login has ended (expired, or refused by the portal).
+    Ended,
 }
 
 /// A section to write.
@@ -299,6 +327,9 @@ struct LoginState {
     told_end: Option<u64>,
     /// The token whose expiry was reported, likewise.
     told_expired: Option<u64>,
+    /// The tokens whose coming end, and whose end, the user was notified of.
+    notified_ending: Option<u64>,
+    notified_ended: Option<u64>,
 }
 
 impl LoginState {
@@ -314,6 +345,8 @@ impl LoginState {
             replaced_by_refresh: None,
             told_end: None,
             told_expired: None,
+            notified_ending: None,
+            notified_ended: None,
         }
     }
 
@@ -358,6 +391,10 @@ pub struct Engine {
     /// The latest time seen, to notice the clock stepping back.
     last_now: Option<DateTime<Utc>>,
     rng: fastrand::Rng,
+    /// How long before a login that cannot be renewed ends the user is told.
+    notify_before: TimeDelta,
+    /// Where portal calls really go when not to AWS (`AWS_ENDPOINT_URL_SSO`), for messages.
+    sso_endpoint: Option<String>,
 }
 
 impl Engine {
@@ -382,7 +419,113 @@ impl Engine {
             write_error: None,
             last_now: None,
             rng: fastrand::Rng::with_seed(seed),
+            notify_before: NOTIFY_BEFORE,
+            sso_endpoint: None,
         }
+    }
+
+    /// Sets how long before a login that cannot be renewed ends the user is told.
+    pub fn set_notify_before(&mut self, before: TimeDelta) {
+        self.notify_before = before;
+    }
+
+    /// Names the endpoint portal calls really go to, when not AWS's, in messages.
+    pub fn set_sso_endpoint(&mut self, url: Option<String>) {
+        self.sso_endpoint = url;
+    }
+
+    /// Takes back the record of a section written from `login` in an earlier run (still
+    /// holding `access_key_id`), so that a logout after a restart removes it too.
+    pub fn restore_written(&mut self, login: LoginId, section: String, access_key_id: String) {
+        self.logins
+            .entry(login)
+            .or_insert_with(LoginState::new)
+            .written
+            .insert(section, access_key_id);
+    }
+
+    /// Every section written and still owned, per login: `(login, section, access key id)`.
+    pub fn written(&self) -> Vec<(LoginId, String, String)> {
+        self.logins
+            .iter()
+            .flat_map(|(login, l)| {
+                l.written
+                    .iter()
+                    .map(move |(s, k)| (login.clone(), s.clone(), k.clone()))
+            })
+            .collect()
+    }
+
+    /// What each profile is doing, for `ssofresh status`: selection problems first, then the
+    /// profiles in config order.
+    pub fn view(&self) -> Vec<ProfileView> {
+        let mut out: Vec<ProfileView> = self
+            .selection
+            .iter()
+            .map(|(name, outcome)| ProfileView::of_selection(name, outcome))
+            .collect();
+        for p in self.order.iter().filter_map(|n| self.profiles.get(n)) {
+            let login = &p.target.profile.login;
+            let l = self.logins.get(login);
+            let (mut state, message, fix) = match &p.outcome {
+                Some(o) => o.status(),
+                None => (State::Renewing, None, None),
+            };
+            if p.in_flight || p.pending.is_some() {
+                state = State::Renewing;
+            }
+            let next_action_at = match state {
+                State::NeedsLogin | State::Conflict => None,
+                State::Waiting => p.due.max(l.and_then(|l| l.not_before)),
+                _ => p.due,
+            };
+            out.push(ProfileView {
+                profile: p.target.profile.name.clone(),
+                section: Some(p.target.section.clone()),
+                login: Some(login.cache_key().to_owned()),
+                state,
+                credentials_expire_at: p.held.as_ref().map(|c| c.expiration),
+                login_expires_at: l.and_then(|l| l.token()).map(|t| t.expires_at),
+                next_action_at,
+                message,
+                fix,
+            });
+        }
+        out
+    }
+
+    /// Tells the user once per login, token and event that the login needs them.
+    fn notify(
+        &mut self,
+        login: &LoginId,
+        token: u64,
+        event: NoticeEvent,
+        expires_at: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
+        if self.settings.once {
+            return;
+        }
+        let names = self.names_of(login);
+        let Some(l) = self.logins.get_mut(login) else {
+            return;
+        };
+        let told = match event {
+            NoticeEvent::Ending => &mut l.notified_ending,
+            NoticeEvent::Ended => &mut l.notified_ended,
+        };
+        if *told == Some(token) || names.is_empty() {
+            return;
+        }
+        *told = Some(token);
+        let profiles: Vec<String> = names.split(", ").map(str::to_owned).collect();
+        out.push(Action::Notify(Notice {
+            login: login.clone(),
+            fix: login.login_command(&profiles[0]),
+            profiles,
+            expires_at,
+            event,
+        }));
     }
 
     /// The logins whose token files are read: those the profiles use, and those ssofresh
@@ -763,8 +906,8 @@ impl Engine {
                     detail: format!(
                         "the portal's credentials expire at {}, which this machine's clock says \
                          is already past: check the clock (it reads {})",
-                        format_time(creds.expiration),
-                        format_time(now)
+                        format_local(creds.expiration),
+                        format_local(now)
                     ),
                 };
                 let next = now + FAILED_RETRY;
@@ -775,7 +918,7 @@ impl Engine {
                         format!(
                             "{name}: {}; trying again at {}",
                             outcome.message(),
-                            format_time(next)
+                            format_local(next)
                         ),
                     ));
                 }
@@ -794,9 +937,11 @@ impl Engine {
                     l.rejected = Some(token);
                 }
                 self.set_login_outcome(&login, LoginProblem::Rejected, out);
+                self.notify(&login, token, NoticeEvent::Ended, now, out);
             }
             Err(error) => {
-                let outcome = Outcome::from_call(error.clone(), &p.target);
+                let outcome =
+                    Outcome::from_call(error.clone(), &p.target, self.sso_endpoint.as_deref());
                 let changed = p.outcome.as_ref() != Some(&outcome);
                 p.outcome = Some(outcome.clone());
                 let next = match error {
@@ -830,7 +975,7 @@ impl Engine {
                         format!(
                             "{name}: {}; trying again at {}",
                             outcome.message(),
-                            format_time(next)
+                            format_local(next)
                         ),
                     ));
                 }
@@ -847,10 +992,48 @@ impl Engine {
         out: &mut Vec<Action>,
     ) {
         let names = self.names_of(&login);
+        let once = self.settings.once;
         let Some(l) = self.logins.get_mut(&login) else {
             return;
         };
         l.refresh.in_flight = false;
+        if once && !matches!(result, Refresh::Done(_)) {
+            // One attempt per pass: a login whose token has expired ends the pass with what
+            // the refresh came to; otherwise the token in hand is used.
+            l.refresh.refused = Some(from);
+            let expired = l.token().is_none_or(|t| t.is_expired(now));
+            let outcome = match &result {
+                Refresh::Transient(detail) => Some(Outcome::Unavailable {
+                    detail: format!(
+                        "refreshing the token of {login} failed ({detail}); run again in a few minutes"
+                    ),
+                }),
+                Refresh::Failed(detail) => Some(Outcome::Failed {
+                    detail: format!("refreshing the token of {login} failed ({detail})"),
+                }),
+                // Rejected: the expired token says "needs login"; Changed: the file is read again.
+                _ => None,
+            };
+            if let Some(outcome) = outcome.filter(|_| expired) {
+                // The outcome stands; not replaced by "expired".
+                l.told_expired = Some(from);
+                for p in self
+                    .profiles
+                    .values_mut()
+                    .filter(|p| p.target.profile.login == login)
+                {
+                    p.due = None;
+                    p.outcome = Some(outcome.clone());
+                }
+            }
+            if let Refresh::Rejected(detail) = &result {
+                out.push(Action::Log(
+                    Level::Debug,
+                    format!("{names}: the token of {login} cannot be refreshed ({detail})"),
+                ));
+            }
+            return;
+        }
         match result {
             Refresh::Done(token) => {
                 l.refresh.failures = 0;
@@ -858,10 +1041,10 @@ impl Engine {
                 l.refresh.next_at = Some(next_refresh(now, token.expires_at));
                 l.replaced_by_refresh = Some(from);
                 out.push(Action::Log(
-                    Level::Info,
+                    if once { Level::Debug } else { Level::Info },
                     format!(
                         "{names}: refreshed the token of {login}; valid until {}",
-                        format_time(token.expires_at)
+                        format_local(token.expires_at)
                     ),
                 ));
                 // Our own write: the credentials in hand stay good; nothing to renew.
@@ -873,9 +1056,11 @@ impl Engine {
             Refresh::Changed => l.refresh.not_before = Some(now + BACKOFF_BASE),
             Refresh::Rejected(detail) => {
                 l.refresh.refused = Some(from);
+                // Said here once, with the reason: not again as "cannot be renewed".
+                l.told_end = Some(from);
                 let end = l
                     .token()
-                    .map(|t| format_time(t.expires_at))
+                    .map(|t| format_local(t.expires_at))
                     .unwrap_or_default();
                 let command = login.login_command(names.split(", ").next().unwrap_or_default());
                 out.push(Action::Log(
@@ -889,7 +1074,7 @@ impl Engine {
                 l.refresh.not_before = Some(now + delay);
                 out.push(Action::Log(
                     Level::Warn,
-                    format!("{names}: refreshing the token of {login} failed ({detail}); trying again at {}", format_time(now + delay)),
+                    format!("{names}: refreshing the token of {login} failed ({detail}); trying again at {}", format_local(now + delay)),
                 ));
             }
             Refresh::Failed(detail) => {
@@ -897,7 +1082,7 @@ impl Engine {
                 l.refresh.not_before = Some(now + FAILED_RETRY);
                 out.push(Action::Log(
                     Level::Warn,
-                    format!("{names}: refreshing the token of {login} failed ({detail}); trying again at {}", format_time(now + FAILED_RETRY)),
+                    format!("{names}: refreshing the token of {login} failed ({detail}); trying again at {}", format_local(now + FAILED_RETRY)),
                 ));
             }
         }
@@ -960,8 +1145,8 @@ impl Engine {
                             format!(
                                 "{}: wrote [{section}], valid until {}; renewing at {}",
                                 p.target.profile.name,
-                                format_time(expires),
-                                format_time(due)
+                                format_local(expires),
+                                format_local(due)
                             ),
                         ));
                     }
@@ -996,7 +1181,7 @@ impl Engine {
                         format!(
                             "{}: {message}; trying again at {} and whenever the file changes",
                             names.join(", "),
-                            format_time(retry)
+                            format_local(retry)
                         ),
                     ));
                 }
@@ -1184,9 +1369,8 @@ impl Engine {
         if l.rejected == Some(v) {
             return None;
         }
-        // Refresh the token itself, ahead of the AWS CLI.
-        let refreshable = !once
-            && matches!(login, LoginId::Session(_))
+        // Refresh the token itself, ahead of the AWS CLI (under `--once` too: the same path).
+        let refreshable = matches!(login, LoginId::Session(_))
             && token
                 .refresh
                 .as_ref()
@@ -1217,7 +1401,7 @@ impl Engine {
         }
         let l = self.logins.get_mut(login)?;
         if token.is_expired(now) {
-            if !(refreshable || l.refresh.in_flight) || once {
+            if !(refreshable || l.refresh.in_flight) {
                 let said = l.told_expired == Some(v);
                 l.told_expired = Some(v);
                 for p in self
@@ -1227,12 +1411,17 @@ impl Engine {
                 {
                     p.due = None;
                 }
-                if !said || once {
+                if !said {
                     self.set_login_outcome(login, LoginProblem::Expired(token.expires_at), out);
                 }
+                self.notify(login, v, NoticeEvent::Ended, token.expires_at, out);
             }
             return None;
         }
+        if !refreshable && token.expires_at - now <= self.notify_before {
+            self.notify(login, v, NoticeEvent::Ending, token.expires_at, out);
+        }
+        let l = self.logins.get_mut(login)?;
         if !refreshable && l.told_end != Some(v) && !once {
             l.told_end = Some(v);
             let names = self.names_of(login);
@@ -1246,7 +1435,7 @@ impl Engine {
                 Level::Info,
                 format!(
                     "{names}: the login for {login} ends at {} ({why}); then run `{}`",
-                    format_time(token.expires_at),
+                    format_local(token.expires_at),
                     login.login_command(names.split(", ").next().unwrap_or_default())
                 ),
             ));
@@ -1267,6 +1456,7 @@ impl Engine {
             }
             let Some(token) = l.token() else { continue };
             times.push(token.expires_at);
+            times.push(token.expires_at - self.notify_before);
             times.push(
                 l.refresh
                     .next_at

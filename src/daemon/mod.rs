@@ -25,9 +25,11 @@ use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, error, info, warn};
 
+use crate::files::config::LoginId;
 use crate::files::fsio;
 use crate::login::portal::Route;
-use engine::{Action, Engine, Event, Level, Settings, WriteResult};
+use engine::{Action, Engine, Event, Level, Notice, Settings, WriteResult};
+use plan::ProfileView;
 use run::{Fatal, Options, Report, TaskDone};
 use watch::{Hint, Watched, Watcher};
 
@@ -60,7 +62,36 @@ pub enum Mode {
     Daemon {
         /// SIGTERM, SIGINT, SIGHUP as they arrive.
         signals: mpsc::Receiver<Signal>,
+        /// Who is told what the daemon does.
+        hooks: Box<dyn Hooks>,
     },
+}
+
+/// What the daemon publishes: each profile as `ssofresh status` shows it, and the sections
+/// written per login (what a logout takes back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub profiles: Vec<ProfileView>,
+    /// `(login, section, access key id)` for each section ssofresh wrote and still owns.
+    pub written: Vec<(LoginId, String, String)>,
+}
+
+/// Everything the daemon tells beyond the credentials file (the state file, the service
+/// manager, the user), carried out by the layer above ([`crate::service`]); the loop only
+/// says when.
+pub trait Hooks: std::fmt::Debug {
+    /// Sections written by an earlier run and still owned: `(login, section, access key id)`.
+    fn restore(&mut self) -> Vec<(LoginId, String, String)>;
+    /// The config and the logins have been read (at start, and after a reload).
+    fn ready(&mut self, now: &Published);
+    /// What is published changed.
+    fn changed(&mut self, now: &Published);
+    /// A reload (SIGHUP) begins; [`Hooks::ready`] follows.
+    fn reloading(&mut self);
+    /// A login needs the user.
+    fn notice(&mut self, notice: &Notice);
+    /// The daemon is stopping.
+    fn stopping(&mut self);
 }
 
 /// Runs the loop. Under `--once` it returns the report of the pass; as a daemon it returns
@@ -75,14 +106,21 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
         with_region: options.with_region,
         once,
     };
+    let mut engine = Engine::new(settings, fastrand::u64(..));
+    engine.set_sso_endpoint(options.sso_endpoint.0.clone());
+    engine.set_notify_before(
+        chrono::TimeDelta::from_std(options.notify.before).unwrap_or(engine::NOTIFY_BEFORE),
+    );
     let mut shell = Shell {
         options,
-        engine: Engine::new(settings, fastrand::u64(..)),
+        engine,
         events: mpsc::unbounded_channel(),
         permits: HashMap::new(),
         tightened_from: None,
         once,
         said_no_profiles: false,
+        hooks: None,
+        published: None,
     };
 
     if once {
@@ -110,9 +148,13 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
         }
     }
 
-    let Mode::Daemon { mut signals } = mode else {
+    let Mode::Daemon { mut signals, hooks } = mode else {
         return Ok(shell.report());
     };
+    let hooks = shell.hooks.insert(hooks);
+    for (login, section, key) in hooks.restore() {
+        shell.engine.restore_written(login, section, key);
+    }
     let (hint_tx, mut hints) = mpsc::channel::<Hint>(64);
     let mut watcher = match Watcher::start(
         Watched {
@@ -138,6 +180,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
     shell.reload_config()?;
     shell.scan_logins()?;
     shell.check_credentials()?;
+    shell.ready();
     let mut last_rescan = Instant::now();
     // Hints gathered while the debounce runs, and when it ends. The loop keeps serving
     // results and signals meanwhile.
@@ -145,6 +188,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
     let mut debounce_until: Option<tokio::time::Instant> = None;
     loop {
         shell.step()?;
+        shell.publish();
         let now = Utc::now();
         let sleep = shell
             .engine
@@ -179,13 +223,20 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
             signal = signals.recv() => match signal {
                 Some(Signal::Reload) => {
                     info!("SIGHUP: reloading {}", paths.config.display());
+                    if let Some(hooks) = shell.hooks.as_mut() {
+                        hooks.reloading();
+                    }
                     shell.reload_config()?;
                     shell.scan_logins()?;
                     shell.check_credentials()?;
+                    shell.ready();
                 }
                 Some(Signal::Stop) | None => {
                     info!("stopping");
                     shell.flush()?;
+                    if let Some(hooks) = shell.hooks.as_mut() {
+                        hooks.stopping();
+                    }
                     return Ok(shell.report());
                 }
             },
@@ -245,9 +296,45 @@ struct Shell<'a> {
     tightened_from: Option<u32>,
     once: bool,
     said_no_profiles: bool,
+    /// The daemon's hooks (none under `--once`).
+    hooks: Option<Box<dyn Hooks>>,
+    /// What was last published, to publish only changes.
+    published: Option<Published>,
 }
 
 impl Shell<'_> {
+    /// What the engine shows now.
+    fn published(&self) -> Published {
+        Published {
+            profiles: self.engine.view(),
+            written: self.engine.written(),
+        }
+    }
+
+    /// Tells the hooks the daemon is ready, with what it shows now.
+    fn ready(&mut self) {
+        let now = self.published();
+        if let Some(hooks) = self.hooks.as_mut() {
+            hooks.ready(&now);
+        }
+        self.published = Some(now);
+    }
+
+    /// Tells the hooks what the engine shows, if it changed since last time.
+    fn publish(&mut self) {
+        if self.hooks.is_none() {
+            return;
+        }
+        let now = self.published();
+        if self.published.as_ref() == Some(&now) {
+            return;
+        }
+        if let Some(hooks) = self.hooks.as_mut() {
+            hooks.changed(&now);
+        }
+        self.published = Some(now);
+    }
+
     /// Takes in what a task reports: a refreshed token file is written here, on the loop, so
     /// the engine learns of the new token before anything can read the file.
     fn task_done(&mut self, done: TaskDone) -> Result<(), Fatal> {
@@ -276,7 +363,7 @@ impl Shell<'_> {
         let refreshed = matches!(event, Event::Refreshed { .. });
         let actions = self.engine.handle(event, Utc::now());
         self.execute(actions)?;
-        if refreshed && !self.once {
+        if refreshed {
             // Another program may have refreshed the token first: take its file now.
             self.scan_logins()?;
         }
@@ -300,6 +387,11 @@ impl Shell<'_> {
         let mut fetches = Vec::new();
         while let Some(action) = queue.pop_front() {
             match action {
+                Action::Notify(notice) => {
+                    if let Some(hooks) = self.hooks.as_mut() {
+                        hooks.notice(&notice);
+                    }
+                }
                 Action::Log(level, line) => match level {
                     Level::Debug => debug!("{line}"),
                     Level::Info => info!("{line}"),
@@ -317,7 +409,11 @@ impl Shell<'_> {
                     route_of,
                     ..
                 } => {
-                    info!("{}: refreshing the token of {login}", route_of.profile.name);
+                    if self.once {
+                        debug!("{}: refreshing the token of {login}", route_of.profile.name);
+                    } else {
+                        info!("{}: refreshing the token of {login}", route_of.profile.name);
+                    }
                     run::spawn_refresh(
                         &self.options.paths.sso_cache,
                         login,

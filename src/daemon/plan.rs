@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 
 use crate::files::config::{LoginId, ProfileProblem, Profiles, SsoProfile};
 use crate::files::credfile::{self, Refusal};
-use crate::login::portal::CallError;
+use crate::login::portal::{CallError, place};
 use crate::login::token::{Token, TokenError};
-use crate::time::format_time;
+use crate::time::format_local;
 
 /// One `--profile` choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,8 +130,13 @@ impl Outcome {
         matches!(self, Outcome::Written { .. })
     }
 
-    /// The outcome of a failed portal call.
-    pub fn from_call(error: CallError, target: &Target) -> Self {
+    /// The outcome of a failed portal call. `endpoint` is where the calls really went when
+    /// `AWS_ENDPOINT_URL_SSO` (or `AWS_ENDPOINT_URL`) sends them elsewhere than AWS.
+    pub fn from_call(error: CallError, target: &Target, endpoint: Option<&str>) -> Self {
+        let portal = format!(
+            "the SSO portal {}",
+            place(&target.profile.sso_region, endpoint)
+        );
         match error {
             CallError::Unauthorized => Outcome::NeedsLogin {
                 command: target.profile.login.login_command(&target.profile.name),
@@ -153,24 +158,19 @@ impl Outcome {
             },
             CallError::Throttled { detail } => Outcome::Unavailable {
                 detail: format!(
-                    "the SSO portal in {} is throttling calls ({detail}); wait a minute and run again",
-                    target.profile.sso_region
+                    "{portal} is throttling calls ({detail}); wait a minute and run again"
                 ),
             },
             // An answer with a status is the portal failing; no answer is the way there.
             CallError::Transient { detail } if detail.starts_with("HTTP ") => {
                 Outcome::Unavailable {
-                    detail: format!(
-                        "the SSO portal in {} failed ({detail}); run again in a few minutes",
-                        target.profile.sso_region
-                    ),
+                    detail: format!("{portal} failed ({detail}); run again in a few minutes"),
                 }
             }
             CallError::Transient { detail } => Outcome::Unavailable {
                 detail: format!(
-                    "the SSO portal in {} did not answer ({detail}); check your network or proxy \
-                     settings and run again",
-                    target.profile.sso_region
+                    "{portal} did not answer ({detail}); check your network or proxy settings \
+                     and run again"
                 ),
             },
             CallError::Failed { detail } => Outcome::Failed {
@@ -183,7 +183,7 @@ impl Outcome {
     pub fn message(&self) -> String {
         match self {
             Outcome::Written { section, expires } => {
-                format!("wrote [{section}], valid until {}", format_time(*expires))
+                format!("wrote [{section}], valid until {}", format_local(*expires))
             }
             Outcome::NeedsLogin {
                 login,
@@ -215,6 +215,113 @@ impl Outcome {
     }
 }
 
+/// A profile's state as `ssofresh status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Credentials are written and renewed on time.
+    Fresh,
+    /// A call or a write is under way.
+    Renewing,
+    /// Backing off after a fault that may pass (the portal failing, no network).
+    Waiting,
+    /// Only the user can help: `aws sso login`.
+    NeedsLogin,
+    /// The login has no access to the account and role.
+    NoAccess,
+    /// The section is not written, to protect what is there.
+    Conflict,
+    /// Anything else: a broken profile, an unexpected failure.
+    Error,
+}
+
+impl State {
+    /// The name used in `status` output and its JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Fresh => "fresh",
+            State::Renewing => "renewing",
+            State::Waiting => "waiting",
+            State::NeedsLogin => "needs_login",
+            State::NoAccess => "no_access",
+            State::Conflict => "conflict",
+            State::Error => "error",
+        }
+    }
+
+    /// True when only the user can change it (a login, an access grant, a conflicting section).
+    pub fn needs_user(self) -> bool {
+        matches!(self, State::NeedsLogin | State::NoAccess | State::Conflict)
+    }
+}
+
+/// One profile as `ssofresh status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileView {
+    pub profile: String,
+    /// The credentials-file section, if the profile has one.
+    pub section: Option<String>,
+    /// The sso-session name or the start URL of a legacy profile.
+    pub login: Option<String>,
+    pub state: State,
+    pub credentials_expire_at: Option<DateTime<Utc>>,
+    /// When the login's current SSO access token ends.
+    pub login_expires_at: Option<DateTime<Utc>>,
+    /// When ssofresh acts next for this profile (renewal, retry).
+    pub next_action_at: Option<DateTime<Utc>>,
+    /// What is wrong, when something is.
+    pub message: Option<String>,
+    /// The command that fixes it, when there is one.
+    pub fix: Option<String>,
+}
+
+impl Outcome {
+    /// The state an outcome puts a profile in, what to say and the command that fixes it.
+    pub fn status(&self) -> (State, Option<String>, Option<String>) {
+        let state = match self {
+            Outcome::Written { .. } => return (State::Fresh, None, None),
+            Outcome::NeedsLogin {
+                login,
+                command,
+                why,
+            } => {
+                return (
+                    State::NeedsLogin,
+                    Some(why.describe(login)),
+                    Some(command.clone()),
+                );
+            }
+            Outcome::NoAccess { .. } => State::NoAccess,
+            Outcome::Unavailable { .. } => State::Waiting,
+            Outcome::Conflict { .. } => State::Conflict,
+            Outcome::Failed { .. } | Outcome::Misconfigured { .. } | Outcome::NotFound { .. } => {
+                State::Error
+            }
+        };
+        (state, Some(self.message()), None)
+    }
+}
+
+impl ProfileView {
+    /// A profile the selection itself settled (misconfigured, not found, section clash).
+    pub fn of_selection(name: &str, outcome: &Outcome) -> Self {
+        let (state, message, fix) = outcome.status();
+        Self {
+            profile: name.to_owned(),
+            section: match outcome {
+                Outcome::Conflict { section, .. } => Some(section.clone()),
+                _ => None,
+            },
+            login: None,
+            state,
+            credentials_expire_at: None,
+            login_expires_at: None,
+            next_action_at: None,
+            message,
+            fix,
+        }
+    }
+}
+
 /// Why a login cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginProblem {
@@ -233,7 +340,7 @@ impl LoginProblem {
         match self {
             LoginProblem::Missing => format!("no login found for {login}"),
             LoginProblem::Expired(at) => {
-                format!("the login for {login} expired at {}", format_time(*at))
+                format!("the login for {login} expired at {}", format_local(*at))
             }
             LoginProblem::Rejected => {
                 format!("the SSO portal rejected the login for {login} (signed out or revoked)")
@@ -660,7 +767,7 @@ mod tests {
             ),
             section: "legacy".into(),
         };
-        let m = Outcome::from_call(CallError::Unauthorized, &t).message();
+        let m = Outcome::from_call(CallError::Unauthorized, &t, None).message();
         assert!(m.contains("aws sso login --profile legacy"), "{m}");
         let m = Outcome::from_call(
             CallError::NoAccess {
@@ -668,6 +775,7 @@ mod tests {
                 message: "No access".into(),
             },
             &t,
+            None,
         )
         .message();
         assert!(
@@ -679,14 +787,28 @@ mod tests {
                 detail: "HTTP 500".into(),
             },
             &t,
+            None,
         )
         .message();
         assert!(m.contains("run again"), "{m}");
+        assert!(m.contains("the SSO portal in us-east-1"), "{m}");
+        let m = Outcome::from_call(
+            CallError::Transient {
+                detail: "HTTP 500".into(),
+            },
+            &t,
+            Some("http://127.0.0.1:9"),
+        )
+        .message();
+        assert!(
+            m.contains("the SSO portal at http://127.0.0.1:9 failed"),
+            "{m}"
+        );
         let session = Target {
             profile: profile("dev", LoginId::Session("corp".into())),
             section: "dev".into(),
         };
-        let m = Outcome::from_call(CallError::Unauthorized, &session).message();
+        let m = Outcome::from_call(CallError::Unauthorized, &session, None).message();
         assert!(m.contains("aws sso login --sso-session corp"), "{m}");
     }
 }

@@ -323,9 +323,59 @@ pub fn with_write_lock<T, E: From<FsError>>(
 }
 
 /// The lock a running daemon holds for the life of the process, one per credentials file.
+/// Dropped at a clean stop, it removes its file (still holding the lock, so that no other
+/// daemon can have taken it meanwhile); after a crash the file stays, unlocked.
 #[derive(Debug)]
 pub struct InstanceLock {
     _file: File,
+    path: PathBuf,
+}
+
+impl Drop for InstanceLock {
+    fn drop(&mut self) {
+        // A daemon waiting on this file notices it is gone (see hold_instance_lock).
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// The instance lock file of the credentials file at `path`: `.NAME.ssofresh.pid` beside it.
+pub fn instance_lock_path(path: &Path) -> PathBuf {
+    let (dir, name) = beside(path);
+    dir.join(format!(".{name}.ssofresh.pid"))
+}
+
+/// A daemon holding the instance lock of a credentials file, as another process sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Its process id, as it wrote it in the lock file.
+    pub pid: Option<u32>,
+    /// When it took the lock (the lock file's modification time).
+    pub since: Option<std::time::SystemTime>,
+}
+
+/// Whether a daemon holds the instance lock of the credentials file at `path`, without
+/// creating anything. Takes the lock shared for an instant: a daemon starting in that instant
+/// is refused and its service manager starts it again.
+pub fn instance_holder(path: &Path) -> Result<Option<Holder>, FsError> {
+    let lock_path = instance_lock_path(path);
+    let file = match File::open(&lock_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fs_err("cannot open", &lock_path)(e)),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            Ok(None)
+        }
+        Err(fs::TryLockError::WouldBlock) => Ok(Some(Holder {
+            pid: fs::read_to_string(&lock_path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok()),
+            since: file.metadata().and_then(|m| m.modified()).ok(),
+        })),
+        Err(fs::TryLockError::Error(e)) => Err(fs_err("cannot lock", &lock_path)(e)),
+    }
 }
 
 /// Another process holds the instance lock.
@@ -346,24 +396,50 @@ pub enum InstanceError {
 /// beside it holding the daemon's process id, locked until the process ends (the kernel
 /// drops the lock even after a crash, so a stale file never blocks a new daemon).
 pub fn hold_instance_lock(path: &Path) -> Result<InstanceLock, InstanceError> {
-    let (dir, name) = beside(path);
+    let (dir, _) = beside(path);
     create_private_dir(&dir)?;
-    let lock_path = dir.join(format!(".{name}.ssofresh.pid"));
-    let mut file = OpenOptions::new()
+    let lock_path = instance_lock_path(path);
+    // A daemon stopping removes the file while holding its lock: the lock taken here may be
+    // on a file just removed, so it counts only if the name still leads to the locked file.
+    let mut file = loop {
+        let file = lock_file(&lock_path, path)?;
+        let same = |a: &fs::Metadata, b: &fs::Metadata| {
+            use std::os::unix::fs::MetadataExt;
+            a.dev() == b.dev() && a.ino() == b.ino()
+        };
+        match (file.metadata(), fs::metadata(&lock_path)) {
+            (Ok(held), Ok(named)) if same(&held, &named) => break file,
+            (Err(e), _) => return Err(fs_err("cannot inspect", &lock_path)(e).into()),
+            _ => continue,
+        }
+    };
+    file.set_len(0)
+        .and_then(|()| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
+        .map_err(fs_err("cannot write", &lock_path))?;
+    Ok(InstanceLock {
+        _file: file,
+        path: lock_path,
+    })
+}
+
+/// Opens (creating it if need be) and locks the instance lock file `lock_path` of the
+/// credentials file `path`.
+fn lock_file(lock_path: &Path, path: &Path) -> Result<File, InstanceError> {
+    let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
         .mode(PRIVATE)
-        .open(&lock_path)
+        .open(lock_path)
         .map_err(fs_err(
             "cannot create the lock file (ssofresh must be able to write in the credentials file's folder; check its owner and permissions)",
-            &lock_path,
+            lock_path,
         ))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
-            let pid = fs::read_to_string(&lock_path)
+            let pid = fs::read_to_string(lock_path)
                 .ok()
                 .and_then(|s| s.trim().parse().ok());
             return Err(InstanceError::AlreadyRunning {
@@ -371,12 +447,9 @@ pub fn hold_instance_lock(path: &Path) -> Result<InstanceLock, InstanceError> {
                 pid,
             });
         }
-        Err(fs::TryLockError::Error(e)) => return Err(fs_err("cannot lock", &lock_path)(e).into()),
+        Err(fs::TryLockError::Error(e)) => return Err(fs_err("cannot lock", lock_path)(e).into()),
     }
-    file.set_len(0)
-        .and_then(|()| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
-        .map_err(fs_err("cannot write", &lock_path))?;
-    Ok(InstanceLock { _file: file })
+    Ok(file)
 }
 
 /// Refuses a path that exists but is not a regular file (after symlinks): a FIFO would block
@@ -640,5 +713,29 @@ mod tests {
             read_text(&dir.path().join("none")).expect("missing is fine"),
             None
         );
+    }
+
+    /// The instance lock is seen from outside with its pid while held; a clean stop removes
+    /// its file, and a new daemon takes a fresh one.
+    #[test]
+    fn instance_lock_seen_and_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let creds = dir.path().join("credentials");
+        assert_eq!(instance_holder(&creds).expect("no file"), None);
+        let lock = hold_instance_lock(&creds).expect("lock");
+        let holder = instance_holder(&creds).expect("inspect").expect("held");
+        assert_eq!(holder.pid, Some(std::process::id()));
+        assert!(holder.since.is_some());
+        assert!(matches!(
+            hold_instance_lock(&creds),
+            Err(InstanceError::AlreadyRunning { .. })
+        ));
+        drop(lock);
+        assert!(
+            !instance_lock_path(&creds).exists(),
+            "removed at a clean stop"
+        );
+        assert_eq!(instance_holder(&creds).expect("inspect"), None);
+        drop(hold_instance_lock(&creds).expect("a new daemon"));
     }
 }

@@ -50,6 +50,42 @@ impl Paths {
     }
 }
 
+/// The folder for ssofresh's state: `$XDG_STATE_HOME/ssofresh`, else
+/// `~/.local/state/ssofresh`; on macOS `~/Library/Application Support/ssofresh`.
+pub fn state_dir(env: impl Fn(&str) -> Option<String>) -> Result<PathBuf, NoHome> {
+    let home = env("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .ok_or(NoHome)?;
+    if cfg!(target_os = "macos") {
+        return Ok(home.join("Library/Application Support/ssofresh"));
+    }
+    // The XDG spec ignores a relative path.
+    let xdg = env("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    Ok(xdg
+        .unwrap_or_else(|| home.join(".local").join("state"))
+        .join("ssofresh"))
+}
+
+/// The state file of the daemon keeping the credentials file `credentials`:
+/// `state-<sha1 of its canonical path>.json` in [`state_dir`], one per credentials file.
+pub fn state_file(dir: &Path, credentials: &Path) -> PathBuf {
+    use sha1::{Digest, Sha1};
+    let canonical = std::fs::canonicalize(credentials).unwrap_or_else(|_| {
+        // Not there yet: its folder, resolved, and its name.
+        match (credentials.parent(), credentials.file_name()) {
+            (Some(parent), Some(name)) => std::fs::canonicalize(parent)
+                .map(|p| p.join(name))
+                .unwrap_or_else(|_| credentials.to_owned()),
+            _ => credentials.to_owned(),
+        }
+    });
+    let digest = Sha1::digest(canonical.as_os_str().as_encoded_bytes());
+    dir.join(format!("state-{}.json", hex::encode(digest)))
+}
+
 /// Expands a leading `~` or `~/` to HOME, as the SDKs do for these variables.
 fn expand_tilde(value: &str, home: &Path) -> PathBuf {
     match value.strip_prefix('~') {
@@ -97,5 +133,24 @@ mod tests {
         let p = Paths::resolve(Some("/f".into()), None, env(&vars)).expect("home");
         assert_eq!(p.config, Path::new("/f"));
         assert!(Paths::resolve(None, None, env(&[])).is_err());
+    }
+
+    /// The state folder: XDG_STATE_HOME when absolute, else ~/.local/state (Linux).
+    #[cfg(not(target_os = "macos"))]
+    #[test]
+    fn state_folder() {
+        let dir = |vars: &[(&str, &str)]| state_dir(env(vars)).expect("home");
+        assert_eq!(
+            dir(&[("HOME", "/h")]),
+            Path::new("/h/.local/state/ssofresh")
+        );
+        let vars = [("HOME", "/h"), ("XDG_STATE_HOME", "/s")];
+        assert_eq!(dir(&vars), Path::new("/s/ssofresh"));
+        let vars = [("HOME", "/h"), ("XDG_STATE_HOME", "rel")];
+        assert_eq!(dir(&vars), Path::new("/h/.local/state/ssofresh"));
+        let a = state_file(Path::new("/s"), Path::new("/nonexistent/a/credentials"));
+        let b = state_file(Path::new("/s"), Path::new("/nonexistent/b/credentials"));
+        assert_ne!(a, b, "one state file per credentials file");
+        assert!(a.to_string_lossy().starts_with("/s/state-"));
     }
 }

@@ -176,7 +176,7 @@ const NO_ANSWER: &str = "no answer within the timeout";
 
 fn classify_sdk(
     err: SdkError<CreateTokenError, aws_sdk_ssooidc::config::http::HttpResponse>,
-    region: &str,
+    service: &str,
     secrets: &[&Secret],
 ) -> RefreshError {
     match &err {
@@ -217,7 +217,7 @@ fn classify_sdk(
             } else if let Some(reason) = crate::login::portal::untrusted_certificate(&chain) {
                 RefreshError::Failed {
                     detail: format!(
-                        "the TLS certificate of SSO OIDC in {region} is not trusted ({reason}); \
+                        "the TLS certificate of {service} is not trusted ({reason}); \
                          if your network inspects TLS, point AWS_CA_BUNDLE (or ca_bundle in \
                          the profile) at your organisation's CA bundle"
                     ),
@@ -225,7 +225,7 @@ fn classify_sdk(
             } else if crate::login::portal::no_such_host(&cause) {
                 RefreshError::Failed {
                     detail: format!(
-                        "the host name of SSO OIDC for region {region} does not resolve \
+                        "the host name of {service} does not resolve \
                          ({cause}); check sso_region in the config file, or \
                          AWS_ENDPOINT_URL_SSO_OIDC if you set it"
                     ),
@@ -271,6 +271,8 @@ fn from_unreadable(error: CallError) -> RefreshError {
 pub struct Oidc {
     clients: HashMap<Route, Result<aws_sdk_ssooidc::Client, String>>,
     policy: CallPolicy,
+    /// `AWS_ENDPOINT_URL_SSO_OIDC`, to name the service really called in messages.
+    endpoint: Option<String>,
 }
 
 impl Oidc {
@@ -286,7 +288,11 @@ impl Oidc {
         let timeouts = crate::login::portal::timeouts(&policy);
         let clients =
             crate::login::portal::clients_per_route!(aws_sdk_ssooidc, routes, endpoint, timeouts);
-        Self { clients, policy }
+        Self {
+            clients,
+            policy,
+            endpoint: endpoint.0.clone(),
+        }
     }
 
     /// One `CreateToken` call (grant type `refresh_token`), no retries: the caller decides
@@ -333,7 +339,11 @@ impl Oidc {
                     detail: NO_ANSWER.to_owned(),
                 });
             }
-            Ok(result) => result.map_err(|e| classify_sdk(e, &route.region, &secrets))?,
+            Ok(result) => result.map_err(|e| {
+                let where_ = crate::login::portal::place(&route.region, self.endpoint.as_deref());
+                let service = format!("SSO OIDC {where_}");
+                classify_sdk(e, &service, &secrets)
+            })?,
         };
         let access_token = output
             .access_token()

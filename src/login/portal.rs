@@ -118,13 +118,23 @@ pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     current.to_string()
 }
 
+/// Where messages say a service is: `in us-east-1`, or, when an endpoint variable
+/// (`AWS_ENDPOINT_URL_SSO`, …) sends the calls elsewhere, `at https://…`.
+pub fn place(region: &str, endpoint: Option<&str>) -> String {
+    match endpoint {
+        Some(url) => format!("at {url}"),
+        None => format!("in {region}"),
+    }
+}
+
 /// Classifies a request that never got an answer, from its innermost cause. A host name that
-/// does not exist is final (usually a wrong `sso_region`); everything else may pass.
-pub fn dispatch_failure(cause: &str, region: &str) -> CallError {
+/// does not exist is final (usually a wrong `sso_region`); everything else may pass. `portal`
+/// names the portal, e.g. `the SSO portal in us-east-1` (see [`place`]).
+pub fn dispatch_failure(cause: &str, portal: &str) -> CallError {
     if no_such_host(cause) {
         CallError::Failed {
             detail: format!(
-                "the host name of the SSO portal for region {region} does not resolve ({cause}); \
+                "the host name of {portal} does not resolve ({cause}); \
                  check sso_region in the config file, or AWS_ENDPOINT_URL_SSO if you set it"
             ),
         }
@@ -211,7 +221,7 @@ pub fn untrusted_certificate(chain: &str) -> Option<&str> {
 
 fn classify_sdk(
     err: SdkError<GetRoleCredentialsError, aws_sdk_sso::config::http::HttpResponse>,
-    region: &str,
+    portal: &str,
     token: &Secret,
 ) -> CallError {
     match &err {
@@ -244,13 +254,13 @@ fn classify_sdk(
                 // Another attempt meets the same certificate.
                 CallError::Failed {
                     detail: format!(
-                        "the TLS certificate of the SSO portal in {region} is not trusted \
+                        "the TLS certificate of {portal} is not trusted \
                          ({reason}); if your network inspects TLS, point AWS_CA_BUNDLE (or \
                          ca_bundle in the profile) at your organisation's CA bundle"
                     ),
                 }
             } else {
-                dispatch_failure(&root_cause(&err), region)
+                dispatch_failure(&root_cause(&err), portal)
             }
         }
         SdkError::ResponseError(r) => {
@@ -367,6 +377,8 @@ pub struct Portal {
     /// route's other calls fail at once: a portal or proxy that hangs would otherwise cost a
     /// timeout per attempt per profile (minutes, for many profiles).
     stalls: HashMap<Route, AtomicU32>,
+    /// `AWS_ENDPOINT_URL_SSO`, to name the portal really called in messages.
+    endpoint: Option<String>,
 }
 
 /// The detail of a call that got no answer within the timeout.
@@ -396,6 +408,7 @@ impl Portal {
             clients,
             policy,
             stalls,
+            endpoint: endpoint.0.clone(),
         }
     }
 
@@ -473,7 +486,10 @@ impl Portal {
                     detail: NO_ANSWER.to_owned(),
                 });
             }
-            Ok(result) => result.map_err(|e| classify_sdk(e, region, token))?,
+            Ok(result) => result.map_err(|e| {
+                let portal = format!("the SSO portal {}", place(region, self.endpoint.as_deref()));
+                classify_sdk(e, &portal, token)
+            })?,
         };
         let creds = output.role_credentials().ok_or_else(|| CallError::Failed {
             detail: "the answer has no roleCredentials".to_owned(),
@@ -686,7 +702,7 @@ mod tests {
         };
         let e = classify_sdk(
             dispatch("invalid peer certificate: UnknownIssuer"),
-            "eu-west-1",
+            "the SSO portal in eu-west-1",
             &Secret::new("t"),
         );
         assert!(!e.is_transient(), "{e:?}");
@@ -703,7 +719,7 @@ mod tests {
         }
         let e = classify_sdk(
             dispatch("Connection refused (os error 111)"),
-            "eu-west-1",
+            "the SSO portal in eu-west-1",
             &Secret::new("t"),
         );
         assert!(e.is_transient(), "{e:?}");
@@ -731,7 +747,7 @@ mod tests {
     fn dispatch_failures() {
         let e = dispatch_failure(
             "failed to lookup address information: Name or service not known",
-            "xx-nowhere-9",
+            "the SSO portal in xx-nowhere-9",
         );
         assert!(!e.is_transient());
         assert!(e.to_string().contains("check sso_region"), "{e}");
@@ -740,7 +756,7 @@ mod tests {
             "failed to lookup address information: Temporary failure in name resolution",
         ] {
             assert_eq!(
-                dispatch_failure(cause, "us-east-1"),
+                dispatch_failure(cause, "the SSO portal in us-east-1"),
                 CallError::Transient {
                     detail: cause.to_owned()
                 }

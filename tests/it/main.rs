@@ -15,6 +15,8 @@
 //!   the token file rewritten with `ssofresh::login::token` and judged by botocore.
 //! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
 //! - [`editor_botocore`]: botocore judges the credentials editor's writes and removals.
+//! - [`service`]: `ssofresh status`, the `--on-login-needed` command, systemd's notify
+//!   socket, the pid file, the written-sections record across a restart, `--once` refreshing.
 //! - [`service_files`]: the systemd unit and the launchd agent are valid and match the README.
 //! - [`cli`]: `--help`, `--version`, completions and the man page.
 //! - [`install`]: `ssofresh install` / `uninstall` with recording `systemctl` stand-ins.
@@ -37,5 +39,6 @@ mod portal_selftest;
 mod props;
 mod readers_selftest;
 mod secrets_echoed;
+mod service;
 mod service_files;
 mod write_failures;

@@ -179,7 +179,10 @@ fn expired_login_is_never_sent() {
         START_URL,
         json!({"accessToken": "tok-legacy", "expiresAt": "2020-12-18T19:09:40UTC"}),
     );
-    let out = once(&home, &portal, &[]);
+    // Messages show local time: here 5 hours behind UTC.
+    let mut cmd = ssofresh(&home, &portal);
+    cmd.arg("--once").env("TZ", "EST5");
+    let out = run(cmd);
     out.assert_status(2);
     assert!(
         portal.credential_requests().is_empty(),
@@ -195,8 +198,8 @@ fn expired_login_is_never_sent() {
         "{out}"
     );
     assert!(
-        out.stderr.contains("expired at 2020-12-18T19:09:40Z"),
-        "old CLI's UTC form is read: {out}"
+        out.stderr.contains("expired at 2020-12-18 14:09:40 -05:00"),
+        "old CLI's UTC form is read, shown in local time: {out}"
     );
     assert!(
         !home.credentials_path().exists(),
@@ -289,8 +292,10 @@ fn persistent_failure_gives_up() {
     out.assert_status(2);
     assert_eq!(portal.count("111111111111", "Dev"), 3);
     assert!(
-        out.stderr
-            .contains("dev: the SSO portal in us-east-1 failed (HTTP 500"),
+        out.stderr.contains(&format!(
+            "dev: the SSO portal at {} failed (HTTP 500",
+            portal.url()
+        )),
         "{out}"
     );
 }
@@ -309,7 +314,7 @@ fn hanging_portal_times_out_without_stalling_others() {
     out.assert_status(2);
     assert!(
         out.stderr
-            .contains("dev: the SSO portal in us-east-1 did not answer (no answer within the timeout); check your network"),
+            .contains(&format!("dev: the SSO portal at {} did not answer (no answer within the timeout); check your network", portal.url())),
         "{out}"
     );
     assert!(

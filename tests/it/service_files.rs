@@ -146,6 +146,7 @@ const KNOWN: &[(&str, &[&str])] = &[
         "Service",
         &[
             "Type",
+            "NotifyAccess",
             "ExecStart",
             "ExecStartPre",
             "ExecReload",
@@ -188,7 +189,7 @@ const FORBIDDEN: &[(&str, &str)] = &[
 ];
 
 /// The unit is an INI file with the sections `Unit`, `Service`, `Install` in that order, only
-/// known directives, one `ExecStart` of the binary `cargo install` makes, `Type=simple`,
+/// known directives, one `ExecStart` of the binary `cargo install` makes, `Type=notify`,
 /// restarts after failures, SIGHUP for reload, and writes allowed in `~/.aws` only.
 #[test]
 fn systemd_unit_has_the_shape_and_directives() {
@@ -215,7 +216,7 @@ fn systemd_unit_has_the_shape_and_directives() {
             other => panic!("{key} must be set once, found {other:?}"),
         }
     };
-    assert_eq!(one("Type"), "simple");
+    assert_eq!(one("Type"), "notify");
     assert_eq!(one("ExecStart"), "%h/.cargo/bin/ssofresh");
     assert_eq!(one("ExecReload"), "kill -HUP $MAINPID");
     assert_eq!(one("Restart"), "on-failure");

@@ -16,6 +16,11 @@ fn t0() -> DateTime<Utc> {
         .expect("a valid date")
 }
 
+/// A time as messages show it (local time).
+fn local(rfc3339: &str) -> String {
+    crate::time::format_local(rfc3339.parse().expect("an RFC 3339 time"))
+}
+
 fn mins(m: i64) -> TimeDelta {
     TimeDelta::minutes(m)
 }
@@ -427,7 +432,7 @@ fn legacy_login_end_is_announced_once() {
         .collect();
     assert_eq!(said.len(), 1, "{a:?}");
     assert!(said[0].contains("aws sso login --profile old"), "{said:?}");
-    assert!(said[0].contains("2026-11-23T17:00:00Z"), "{said:?}");
+    assert!(said[0].contains(&local("2026-11-23T17:00:00Z")), "{said:?}");
     assert!(
         logs(&e.decide(now + mins(1)))
             .iter()
@@ -441,14 +446,8 @@ fn legacy_login_end_is_announced_once() {
 fn refresh_failures() {
     let mut e = started(false);
     let now = t0() + mins(470);
-    let refresh_version = |a: &[Action]| {
-        a.iter().find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-    };
     let a = e.decide(now);
-    let v = refresh_version(&a).expect("refresh due");
+    let v = refresh_of(&a).expect("refresh due");
     let said = e.handle(
         Event::Refreshed {
             login: corp(),
@@ -458,10 +457,10 @@ fn refresh_failures() {
         now,
     );
     assert!(logs(&said)[0].contains("trying again"));
-    assert!(refresh_version(&e.decide(now)).is_none(), "backing off");
+    assert!(refresh_of(&e.decide(now)).is_none(), "backing off");
     let retry = e.next_wake(now).expect("retry");
     assert!(retry <= now + TimeDelta::seconds(7), "{retry}");
-    let v = refresh_version(&e.decide(retry)).expect("retried");
+    let v = refresh_of(&e.decide(retry)).expect("retried");
     let said = e.handle(
         Event::Refreshed {
             login: corp(),
@@ -471,13 +470,23 @@ fn refresh_failures() {
         retry,
     );
     let said = logs(&said);
-    assert!(said[0].contains("ends at 2026-11-23T17:00:00Z"), "{said:?}");
+    assert!(
+        said[0].contains(&format!("ends at {}", local("2026-11-23T17:00:00Z"))),
+        "{said:?}"
+    );
+    assert_eq!(said.len(), 1, "said once, not again as 'cannot be renewed'");
+    assert!(
+        logs(&e.decide(retry + mins(1)))
+            .iter()
+            .all(|l| !l.contains("ends at")),
+        "no second line for the same refusal"
+    );
     assert!(
         said[0].contains("aws sso login --sso-session corp"),
         "{said:?}"
     );
     for m in [1, 5, 9] {
-        assert!(refresh_version(&e.decide(retry + mins(m))).is_none(), "{m}");
+        assert!(refresh_of(&e.decide(retry + mins(m))).is_none(), "{m}");
     }
 }
 
@@ -666,15 +675,31 @@ fn new_login_during_a_call() {
     assert_ne!(version_of(&a, "dev"), v);
 }
 
-/// `--once`: one attempt each, no refresh, no backoff; settled when every profile has an
-/// outcome; outcomes in config order.
+/// `--once`: one attempt each, a token refresh when the daemon would refresh (tried once), no
+/// backoff; settled when every profile has an outcome and the refresh has ended; outcomes in
+/// config order.
 #[test]
 fn once_settles() {
     let mut e = started(true);
     let now = t0() + mins(470);
     let a = e.decide(now);
-    assert!(!a.iter().any(|a| matches!(a, Action::Refresh { .. })));
+    let refresh = refresh_of(&a);
+    let refresh = refresh.expect("the token is refreshed as the daemon would");
     assert!(!e.settled());
+    e.handle(
+        Event::Refreshed {
+            login: corp(),
+            from: refresh,
+            result: Refresh::Transient("HTTP 500".into()),
+        },
+        now,
+    );
+    assert!(
+        !e.decide(now)
+            .iter()
+            .any(|a| matches!(a, Action::Refresh { .. })),
+        "tried once"
+    );
     let (v, vl) = (version_of(&a, "dev"), version_of(&a, "old"));
     e.handle(ok("prod", v, "AK-prod", now + mins(60)), now);
     e.handle(
@@ -947,13 +972,7 @@ fn review_refresh_changed_is_retried_at_once() {
     let mut e = started(false);
     let now = t0() + mins(470);
     let a = e.decide(now);
-    let v = a
-        .iter()
-        .find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-        .expect("refresh due");
+    let v = refresh_of(&a).expect("refresh due");
     e.handle(
         Event::Refreshed {
             login: corp(),
@@ -975,13 +994,7 @@ fn review_short_refreshed_token_is_refreshed_again_at_once() {
     let mut e = started(false);
     let now = t0() + mins(470);
     let a = e.decide(now);
-    let v = a
-        .iter()
-        .find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-        .expect("refresh due");
+    let v = refresh_of(&a).expect("refresh due");
     let new = token("tok-2", now + mins(15), true);
     e.handle(
         Event::Refreshed {
@@ -1009,13 +1022,7 @@ fn login_during_a_refresh_is_taken_at_once() {
     written(&mut e, lead - mins(1));
     let a = e.decide(lead);
     assert!(fetched(&a).is_empty());
-    let v = a
-        .iter()
-        .find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-        .expect("refresh due");
+    let v = refresh_of(&a).expect("refresh due");
     let landed = token("tok-login", lead + mins(480), true);
     e.handle(login(corp(), landed), lead);
     assert_eq!(fetched(&e.decide(lead)), ["dev", "prod"], "taken at once");
@@ -1071,13 +1078,7 @@ fn answers_with_the_token_our_refresh_replaced_are_kept() {
     let now = t0() + mins(470);
     let a = e.decide(now);
     let v = version_of(&a, "dev");
-    let from = a
-        .iter()
-        .find_map(|a| match a {
-            Action::Refresh { version, .. } => Some(*version),
-            _ => None,
-        })
-        .expect("a refresh is due");
+    let from = refresh_of(&a).expect("a refresh is due");
     e.handle(
         Event::Refreshed {
             login: corp(),
@@ -1650,4 +1651,223 @@ fn stop_writes_what_is_held() {
     assert!(writes(&e.decide(now)).is_empty(), "waits for prod and old");
     assert_eq!(writes(&e.flush()), [(vec!["dev".to_owned()], vec![])]);
     assert!(e.flush().is_empty(), "one write at a time");
+}
+
+/// The token version of the refresh among `actions`, if there is one.
+fn refresh_of(actions: &[Action]) -> Option<u64> {
+    actions.iter().find_map(|a| match a {
+        Action::Refresh { version, .. } => Some(*version),
+        _ => None,
+    })
+}
+
+/// The notices among `actions`: (login, event, profiles).
+fn notices(actions: &[Action]) -> Vec<(LoginId, NoticeEvent, Vec<String>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Notify(n) => Some((n.login.clone(), n.event, n.profiles.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A legacy login is announced once when it comes within --notify-before of its end and once
+/// when it has ended, with the command to run; the sso-session login, renewable, is not; the
+/// daemon wakes in time for the first notice.
+#[test]
+fn login_needed_is_notified_once_per_event() {
+    let mut e = started(false);
+    e.set_notify_before(mins(15));
+    let now = t0();
+    written(&mut e, now);
+    assert!(notices(&e.decide(now + mins(100))).is_empty(), "not yet");
+    let ending = t0() + mins(480 - 15);
+    assert!(
+        e.next_wake(now + mins(460)).is_some_and(|t| t <= ending),
+        "wakes for the notice"
+    );
+    let a = e.decide(ending);
+    assert_eq!(
+        notices(&a),
+        [(legacy(), NoticeEvent::Ending, vec!["old".to_owned()])]
+    );
+    let Some(Action::Notify(n)) = a.iter().find(|a| matches!(a, Action::Notify(_))) else {
+        unreachable!()
+    };
+    assert_eq!(n.fix, "aws sso login --profile old");
+    assert_eq!(n.expires_at, t0() + mins(480));
+    assert!(notices(&e.decide(ending + mins(5))).is_empty(), "said once");
+    let ended = t0() + mins(481);
+    let a = e.decide(ended);
+    let ended_notices: Vec<_> = notices(&a)
+        .into_iter()
+        .filter(|(l, _, _)| *l == legacy())
+        .collect();
+    assert_eq!(
+        ended_notices,
+        [(legacy(), NoticeEvent::Ended, vec!["old".to_owned()])]
+    );
+    assert!(
+        notices(&e.decide(ended + mins(1)))
+            .iter()
+            .all(|(l, _, _)| *l != legacy()),
+        "said once"
+    );
+}
+
+/// A 401 for both profiles of a login is one "ended" notice; `--once` never notifies.
+#[test]
+fn rejected_login_is_notified_once() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    let v = version_of(&a, "dev");
+    let mut said = e.handle(err("dev", v, CallError::Unauthorized), now);
+    said.extend(e.handle(err("prod", v, CallError::Unauthorized), now));
+    assert_eq!(
+        notices(&said),
+        [(
+            corp(),
+            NoticeEvent::Ended,
+            vec!["dev".to_owned(), "prod".to_owned()]
+        )]
+    );
+    let mut once = started(true);
+    let a = once.decide(now);
+    let v = version_of(&a, "dev");
+    assert!(notices(&once.handle(err("dev", v, CallError::Unauthorized), now)).is_empty());
+}
+
+/// `--once` with an expired access token and a live refresh token refreshes it (the daemon's
+/// path) and fetches with the new token; a refused refresh means "needs login", a failed one
+/// says so, each ending the pass.
+#[test]
+fn once_refreshes_an_expired_token() {
+    let expired = t0() + mins(481);
+    let start = |once| {
+        let mut e = Engine::new(settings(once), 7);
+        e.handle(Event::Config(Ok(config())), expired);
+        e.handle(login(corp(), token("tok", t0() + mins(480), true)), expired);
+        e.handle(
+            Event::Login {
+                login: legacy(),
+                seen: Seen::Missing,
+            },
+            expired,
+        );
+        e
+    };
+    let mut e = start(true);
+    let a = e.decide(expired);
+    let from = refresh_of(&a).expect("refresh");
+    assert!(fetched(&a).is_empty(), "the expired token is never sent");
+    assert!(!e.settled());
+    let new = token("tok-2", expired + mins(480), true);
+    e.handle(
+        Event::Refreshed {
+            login: corp(),
+            from,
+            result: Refresh::Done(new.clone()),
+        },
+        expired,
+    );
+    let a = e.decide(expired);
+    assert_eq!(fetched(&a), ["dev", "prod"]);
+    assert_eq!(version_of(&a, "dev"), version(&new));
+
+    for (result, want) in [
+        (Refresh::Rejected("no".into()), State::NeedsLogin),
+        (Refresh::Transient("HTTP 500".into()), State::Waiting),
+        (Refresh::Failed("boom".into()), State::Error),
+    ] {
+        let mut e = start(true);
+        e.decide(expired);
+        e.handle(
+            Event::Refreshed {
+                login: corp(),
+                from,
+                result,
+            },
+            expired,
+        );
+        e.decide(expired);
+        assert!(e.settled(), "{want:?}");
+        let states: Vec<State> = e
+            .view()
+            .into_iter()
+            .filter(|v| v.login.as_deref() == Some(CORP))
+            .map(|v| v.state)
+            .collect();
+        assert_eq!(states, [want, want]);
+    }
+}
+
+/// The view: fresh with the renewal time after a write, renewing while a call is out,
+/// needs_login with the fix after a 401, no_access after a 403.
+#[test]
+fn view_states() {
+    let mut e = started(false);
+    let now = t0();
+    let a = e.decide(now);
+    let state = |e: &Engine, name: &str| {
+        e.view()
+            .into_iter()
+            .find(|v| v.profile == name)
+            .expect("profile in the view")
+    };
+    assert_eq!(state(&e, "dev").state, State::Renewing);
+    let (v, vl) = (version_of(&a, "dev"), version_of(&a, "old"));
+    e.handle(ok("dev", v, "AK-dev", now + mins(60)), now);
+    e.handle(
+        err(
+            "prod",
+            v,
+            CallError::NoAccess {
+                code: "ForbiddenException".into(),
+                message: String::new(),
+            },
+        ),
+        now,
+    );
+    e.handle(err("old", vl, CallError::Unauthorized), now);
+    e.decide(now);
+    e.handle(wrote("x"), now);
+    let dev = state(&e, "dev");
+    assert_eq!(dev.state, State::Fresh);
+    assert_eq!(dev.credentials_expire_at, Some(now + mins(60)));
+    assert!(dev.next_action_at.is_some_and(|t| t < now + mins(60)));
+    assert_eq!(dev.login.as_deref(), Some(CORP));
+    assert_eq!(state(&e, "prod").state, State::NoAccess);
+    let old = state(&e, "old");
+    assert_eq!(old.state, State::NeedsLogin);
+    assert_eq!(old.fix.as_deref(), Some("aws sso login --profile old"));
+    assert_eq!(
+        e.written(),
+        [(corp(), "dev".to_owned(), "AK-dev".to_owned())]
+    );
+}
+
+/// A section recorded by an earlier run is removed when its login's token file is gone,
+/// though this run never wrote it.
+#[test]
+fn restored_record_is_removed_at_logout() {
+    let mut e = Engine::new(settings(false), 7);
+    let now = t0();
+    e.restore_written(corp(), "dev".into(), "AK-earlier".into());
+    e.handle(Event::Config(Ok(config())), now);
+    assert!(e.logins().contains(&corp()));
+    let a = e.handle(
+        Event::Login {
+            login: corp(),
+            seen: Seen::Missing,
+        },
+        now,
+    );
+    assert!(
+        logs(&a).iter().any(|l| l.contains("removing [dev]")),
+        "{a:?}"
+    );
+    let a = e.decide(now);
+    assert_eq!(writes(&a), [(vec![], vec!["dev".to_owned()])]);
 }

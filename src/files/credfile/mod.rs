@@ -505,6 +505,20 @@ pub fn session_key_id(text: &str, section: &str) -> Option<String> {
     }
 }
 
+/// When the credentials in section `section` of `text` expire, as ssofresh wrote it
+/// (`x_security_token_expires`); `None` without one section holding a readable time.
+pub fn section_expiry(text: &str, section: &str) -> Option<DateTime<Utc>> {
+    let lines = ini::lex(text);
+    let [span] = sections_named(&lines, section).try_into().ok()?;
+    let (_, value) = lines[span]
+        .iter()
+        .filter_map(key_of)
+        .find(|(k, _)| *k == "x_security_token_expires")?;
+    DateTime::parse_from_rfc3339(ini::py_trim(value))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// One section whose credentials ssofresh wrote and now takes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Removal<'a> {

@@ -1032,3 +1032,19 @@ fn session_key_id_only_for_written_sessions() {
         assert_eq!(session_key_id(&text, "dev"), None, "{text}");
     }
 }
+
+/// `section_expiry` reads the expiry ssofresh wrote in one section, and nothing from an absent,
+/// duplicated or unreadable one.
+#[test]
+fn section_expiry_table() {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T04:04:20Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let text = "[dev]\naws_access_key_id = A\nx_security_token_expires = 2026-11-24T04:04:20Z\n\
+                [dup]\nx_security_token_expires = 2026-11-24T04:04:20Z\n[dup]\n[bad]\n\
+                x_security_token_expires = soon\n";
+    assert_eq!(section_expiry(text, "dev"), Some(at));
+    for section in ["dup", "bad", "absent"] {
+        assert_eq!(section_expiry(text, section), None, "{section}");
+    }
+}
