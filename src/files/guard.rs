@@ -247,6 +247,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("credentials");
         fs::write(&path, LAST).expect("write");
+        // Modified "now" however loaded the machine: a time in the future is never settled.
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(future))
+            .expect("set mtime");
         let start = Instant::now();
         let seen = read_settled(&path, |n, l| credentials_suspect(n, l, &["dev"]));
         assert_eq!(seen.expect("read").text.as_deref(), Some(LAST));
