@@ -14,6 +14,8 @@
 //! [`section_key_id`] tells what a section holds now, so a caller can see whether it is still
 //! what ssofresh wrote.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::files::ini::{self, Kind, Line};
@@ -139,7 +141,13 @@ pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
     let mut refused = Vec::new();
 
     let default_key = default_section_key(&lines);
-    for (index, update) in updates.iter().enumerate() {
+    // Indexed once, so that an edit of many sections stays linear in the file's size.
+    let spans = section_spans(&lines);
+    let mut targeted: HashMap<&str, usize> = HashMap::new();
+    for update in updates {
+        *targeted.entry(update.section).or_default() += 1;
+    }
+    for update in updates {
         if let Some(why) = unusable_section_name(update.section) {
             refused.push((update.section.to_owned(), Refusal::UnusableName(why)));
             continue;
@@ -151,16 +159,12 @@ pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
             ));
             continue;
         }
-        if updates[..index]
-            .iter()
-            .chain(&updates[index + 1..])
-            .any(|u| u.section == update.section)
-        {
+        if targeted.get(update.section).is_some_and(|n| *n > 1) {
             refused.push((update.section.to_owned(), Refusal::TargetedTwice));
             continue;
         }
-        let spans = sections_named(&lines, update.section);
-        match spans.as_slice() {
+        let spans = spans.get(update.section).map_or(&[][..], Vec::as_slice);
+        match spans {
             [] => {
                 if !appended.is_empty() || !ends_in_blank(&lines) {
                     appended.push((String::new(), eol.to_owned()));
@@ -373,21 +377,29 @@ fn key_of<'l>(line: &'l Line<'_>) -> Option<(&'l str, &'l str)> {
     }
 }
 
-/// The line ranges (header included) of every section named exactly `name`. Like configparser,
-/// which does not trim section names, `[ dev ]` is another section than `[dev]`.
-fn sections_named(lines: &[Line<'_>], name: &str) -> Vec<std::ops::Range<usize>> {
-    let headers: Vec<usize> = lines
+/// Every section's line ranges (header to the next header, header included), by name, in file
+/// order. Like configparser, which does not trim section names, `[ dev ]` is another section
+/// than `[dev]`.
+fn section_spans<'a>(lines: &[Line<'a>]) -> HashMap<&'a str, Vec<std::ops::Range<usize>>> {
+    let headers: Vec<(usize, &'a str)> = lines
         .iter()
         .enumerate()
-        .filter(|(_, l)| matches!(l.kind, Kind::Section(_)))
-        .map(|(i, _)| i)
+        .filter_map(|(i, l)| match l.kind {
+            Kind::Section(name) => Some((i, name)),
+            _ => None,
+        })
         .collect();
-    headers
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| matches!(lines[**i].kind, Kind::Section(n) if n == name))
-        .map(|(k, i)| *i..headers.get(k + 1).copied().unwrap_or(lines.len()))
-        .collect()
+    let mut spans: HashMap<&'a str, Vec<std::ops::Range<usize>>> = HashMap::new();
+    for (k, (i, name)) in headers.iter().enumerate() {
+        let end = headers.get(k + 1).map_or(lines.len(), |(next, _)| *next);
+        spans.entry(name).or_default().push(*i..end);
+    }
+    spans
+}
+
+/// The line ranges of every section named exactly `name` (see [`section_spans`]).
+fn sections_named(lines: &[Line<'_>], name: &str) -> Vec<std::ops::Range<usize>> {
+    section_spans(lines).remove(name).unwrap_or_default()
 }
 
 /// The keys that make up credentials for botocore.
