@@ -15,7 +15,7 @@
 //!   waits that fail with the log, and no process left behind.
 //!
 //! Each test binary uses only part of this module, hence the `dead_code` allowance.
-//! `benches/once.rs` and `examples/demo.rs` include these files by path too.
+//! The benches (`benches/*.rs`) and `examples/demo.rs` include these files by path too.
 #![allow(dead_code, unused_imports)]
 
 pub mod daemon;
