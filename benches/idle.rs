@@ -1,9 +1,9 @@
 //! The daemon idle: resident memory with 3 and with 100 SSO profiles (credentials for an
 //! hour written, an 8-hour login; nothing to do), and with 100 whose calls went over HTTPS
-//! (a TLS front before the portal), where that memory sits, and the CPU it
-//! spends between events, sampled every 100 ms so that each wake shows: the loop's capped
-//! sleep (every 10 s it re-reads the token cache) and the rescan of the config and
-//! credentials files (every 60 s).
+//! (a TLS front before the portal); where that memory sits; and the CPU spent between
+//! events, sampled every 100 ms so that each wake shows: the loop's capped sleep (every 10 s
+//! it re-reads the token cache) and the rescan of the config and credentials files (every
+//! 60 s). Last, what one re-read costs: five SIGHUPs, each measured alone.
 //!
 //! Run with `cargo bench --bench idle`. `SSOFRESH_BENCH_IDLE_SECS=N` sets the idle span
 //! (default 65 s, so that one rescan falls in it). Linux only (`/proc`). It prints figures;
