@@ -1,96 +1,152 @@
-//! How long `ssofresh --once` takes, and how much memory it uses, for 1, 10 and 100 profiles
-//! against the local portal; once with an instant portal and once with 50 ms per call (about
-//! a real portal's latency), which shows what the bounded concurrency buys.
+//! `ssofresh --once` for 1, 100 and 1,000 profiles on the local portal, next to its floor:
+//! the same GetRoleCredentials calls made by one `curl` process on the same portal with the
+//! same concurrency (8 at once, `--parallel --parallel-max 8`). Wall time of the whole
+//! process for both; for ssofresh also the renames onto the credentials file per run
+//! (counted with inotify) and the peak RSS (of one more, untimed run under `/usr/bin/time`).
+//! First with an instant portal, then with 50 ms per call (about a real portal's latency).
 //!
-//! Run with `cargo bench --bench once`. It prints figures; it asserts nothing about speed.
+//! Run with `cargo bench --bench once`. `SSOFRESH_BENCH_RUNS=N` sets the runs per row;
+//! `SSOFRESH_BENCH_FULL=1` adds 1,000 profiles at 50 ms. It prints figures and asserts
+//! nothing about speed; it does check that every call of both clients succeeded.
 
 #![allow(clippy::print_stdout)] // a benchmark's job is to print figures
 
 #[path = "../tests/it/common/mod.rs"]
 mod common;
+#[path = "support/mod.rs"]
+mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Portal, Reply, TestHome, token_json};
-
-const RUNS: usize = 15;
+use common::{Reply, ssofresh};
+use ssofresh::daemon::run::MAX_CONCURRENT_CALLS;
+use support::{FileWatch, ROLE, TOKEN};
 
 fn main() {
-    println!("ssofresh --once, {RUNS} runs each (wall time of the whole process; peak RSS)");
+    let runs = support::env_number("SSOFRESH_BENCH_RUNS", 0);
+    if !support::start("ssofresh --once against its curl floor") {
+        return;
+    }
     println!(
-        "{:>9} {:>10} {:>10} {:>10} {:>10} {:>9}",
-        "profiles", "latency", "median", "min", "max", "max RSS"
+        "  wall time of the whole process, median of the runs (min-max); curl makes the same \
+         calls with at most {MAX_CONCURRENT_CALLS} at once; renames = renames onto \
+         ~/.aws/credentials per run"
     );
-    for latency in [Duration::ZERO, Duration::from_millis(50)] {
-        for profiles in [1usize, 10, 100] {
-            let (times, rss) = measure(profiles, latency);
-            println!(
-                "{profiles:>9} {:>10} {:>10} {:>10} {:>10} {:>6} MiB",
-                format!("{} ms", latency.as_millis()),
-                ms(times[times.len() / 2]),
-                ms(times[0]),
-                ms(times[times.len() - 1]),
-                rss / 1024
-            );
-        }
+    println!(
+        "  {:>8} {:>7} {:>4} {:>22} {:>22} {:>8} {:>8} {:>8}",
+        "profiles",
+        "latency",
+        "runs",
+        "ssofresh --once",
+        "curl (floor)",
+        "vs floor",
+        "renames",
+        "peak RSS"
+    );
+    let mut rows = vec![
+        (1, Duration::ZERO, 20),
+        (100, Duration::ZERO, 10),
+        (1000, Duration::ZERO, 5),
+        (1, Duration::from_millis(50), 10),
+        (100, Duration::from_millis(50), 5),
+    ];
+    if support::full() {
+        rows.push((1000, Duration::from_millis(50), 3));
+    }
+    for (profiles, latency, default_runs) in rows {
+        let runs = if runs > 0 { runs } else { default_runs };
+        row(profiles, latency, runs);
     }
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// Sorted wall times and the largest peak RSS (KiB) over [`RUNS`] runs.
-fn measure(profiles: usize, latency: Duration) -> (Vec<Duration>, u64) {
-    let home = TestHome::new();
-    let portal = Portal::start();
-    let mut config = String::from(
-        "[sso-session corp]\nsso_start_url = https://d-1234567890.awsapps.com/start\nsso_region = us-east-1\n",
-    );
-    for i in 0..profiles {
-        let account = format!("{:012}", 100_000_000_000u64 + i as u64);
-        config.push_str(&format!(
-            "\n[profile p{i}]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Dev\n"
+/// Measures and prints one row: `runs` runs of each client, alternating.
+fn row(profiles: usize, latency: Duration, runs: usize) {
+    let (home, portal) = support::home_with_profiles(profiles, Duration::from_secs(3600));
+    let accounts: Vec<String> = (0..profiles).map(support::account).collect();
+    if !latency.is_zero() {
+        for a in &accounts {
+            // One scripted reply per call of both clients.
+            portal.script(a, ROLE, (0..2 * runs + 1).map(|_| Reply::Ok.after(latency)));
+        }
+    }
+    std::fs::create_dir_all(home.aws_dir()).expect("create ~/.aws");
+    let watch = FileWatch::new(&home.aws_dir(), "credentials");
+    let mut ours = Vec::new();
+    let mut floor = Vec::new();
+    let mut renames = Vec::new();
+    for _ in 0..runs {
+        floor.push(support::curl_floor(
+            &portal,
+            TOKEN,
+            &accounts,
+            MAX_CONCURRENT_CALLS,
         ));
-        portal.grant("tok", &account, "Dev", Duration::from_secs(3600));
-        if !latency.is_zero() {
-            portal.script(&account, "Dev", (0..RUNS).map(|_| Reply::Ok.after(latency)));
-        }
+        ours.push(once(&home, &portal));
+        renames.push(watch.take_renames());
     }
-    home.write_config(&config);
-    home.write_token(
-        "corp",
-        token_json("tok", chrono::Utc::now() + chrono::Duration::hours(8)),
+    let max_rss = peak_rss(&home, &portal);
+    assert!(
+        support::holds_latest(&home, &portal, TOKEN, &accounts),
+        "the credentials file lacks the last credentials issued"
     );
-    let mut times = Vec::new();
-    let mut max_rss = 0;
-    for _ in 0..RUNS {
-        let mut cmd = Command::new("/usr/bin/time");
-        cmd.args([
-            "-f",
-            "maxrss=%M",
-            env!("CARGO_BIN_EXE_ssofresh"),
-            "--once",
-            "-q",
-        ])
+    ours.sort();
+    floor.sort();
+    renames.sort();
+    let spread = |t: &[Duration]| {
+        format!(
+            "{} ({}-{})",
+            support::ms(t[t.len() / 2]),
+            support::ms(t[0]),
+            support::ms(t[t.len() - 1])
+        )
+    };
+    let renames = if renames[0] == renames[renames.len() - 1] {
+        renames[0].to_string()
+    } else {
+        format!("{}-{}", renames[0], renames[renames.len() - 1])
+    };
+    println!(
+        "  {profiles:>8} {:>7} {runs:>4} {:>22} {:>22} {:>8} {renames:>8} {:>8}",
+        format!("{} ms", latency.as_millis()),
+        spread(&ours),
+        spread(&floor),
+        support::versus(ours[ours.len() / 2], floor[floor.len() / 2]),
+        support::mib(max_rss)
+    );
+}
+
+/// One `ssofresh --once -q`: its wall time, as the floor's is taken (no wrapper process).
+fn once(home: &common::TestHome, portal: &common::Portal) -> Duration {
+    let mut cmd = ssofresh(home, portal);
+    cmd.args(["--once", "-q"]);
+    let start = Instant::now();
+    let out = cmd.output().expect("run ssofresh --once");
+    let elapsed = start.elapsed();
+    assert!(
+        out.status.success(),
+        "ssofresh --once failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
+}
+
+/// The peak RSS (KiB) of one more, untimed `ssofresh --once -q`, from `/usr/bin/time`.
+fn peak_rss(home: &common::TestHome, portal: &common::Portal) -> u64 {
+    let inner = ssofresh(home, portal);
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.args(["-f", "maxrss=%M"])
+        .arg(inner.get_program())
+        .args(["--once", "-q"])
         .env_clear()
-        .env("HOME", home.path())
-        .env("AWS_ENDPOINT_URL_SSO", portal.url())
-        .stdin(Stdio::null());
-        let start = Instant::now();
-        let out = cmd.output().expect("run /usr/bin/time ssofresh");
-        times.push(start.elapsed());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "ssofresh failed: {stderr}");
-        let rss: u64 = stderr
-            .lines()
-            .find_map(|l| l.strip_prefix("maxrss="))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("maxrss line from /usr/bin/time");
-        max_rss = max_rss.max(rss);
-    }
-    assert_eq!(portal.credential_requests().len(), profiles * RUNS);
-    times.sort();
-    (times, max_rss)
+        .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(home.path());
+    let out = cmd.output().expect("run /usr/bin/time ssofresh --once");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ssofresh --once failed: {stderr}");
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a maxrss line from /usr/bin/time")
 }

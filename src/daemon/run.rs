@@ -321,19 +321,19 @@ pub fn spawn_fetches(
             let _permit = permits.acquire_owned().await;
             let route = route_of(&target);
             let profile = target.profile.name.clone();
-            portal
-                .role_credentials(
-                    &route,
-                    &target.profile.account_id,
-                    &target.profile.role_name,
-                    &token.access_token,
-                    |attempt, error, delay| {
-                        warn!(
-                            "{profile}: attempt {attempt} failed: {error}; retrying in {delay:.1?}"
-                        );
-                    },
-                )
-                .await
+            // Boxed, so that a task waiting for its permit holds a pointer, not the SDK call's
+            // future (kilobytes): with hundreds of profiles those made most of the peak heap,
+            // which the allocator then keeps while the daemon idles.
+            Box::pin(portal.role_credentials(
+                &route,
+                &target.profile.account_id,
+                &target.profile.role_name,
+                &token.access_token,
+                |attempt, error, delay| {
+                    warn!("{profile}: attempt {attempt} failed: {error}; retrying in {delay:.1?}");
+                },
+            ))
+            .await
         });
         let events = events.clone();
         tokio::spawn(async move {

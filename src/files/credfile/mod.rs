@@ -15,6 +15,9 @@
 //! [`section_key_id`] tells what a section holds now, so a caller can see whether it is still
 //! what ssofresh wrote.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::files::config;
@@ -130,26 +133,33 @@ pub struct Edit {
     pub refused: Vec<(String, Refusal)>,
 }
 
-/// One output line: its text and its line ending.
-type Out = (String, String);
+/// One output line: its text and its line ending, borrowed from the old text unless changed
+/// (a 1 MiB file is tens of thousands of lines: copying each would dominate the edit).
+type Out<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// Applies `updates` to the credentials file text `old`.
 pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
     let lines = ini::lex(old);
     let eol = ini::dominant_eol(&lines);
-    let mut out: Vec<Out> = lines
+    let mut out: Vec<Out<'_>> = lines
         .iter()
-        .map(|l| (l.text.to_owned(), l.eol.to_owned()))
+        .map(|l| (Cow::Borrowed(l.text), Cow::Borrowed(l.eol)))
         .collect();
     // Lines to drop and lines to insert after a given index, applied at the end so that
     // indices into `lines` stay valid while each update is planned.
     let mut dropped = vec![false; lines.len()];
-    let mut inserted: Vec<Vec<Out>> = vec![Vec::new(); lines.len() + 1];
-    let mut appended: Vec<Out> = Vec::new();
+    let mut inserted: Vec<Vec<Out<'_>>> = vec![Vec::new(); lines.len() + 1];
+    let mut appended: Vec<Out<'_>> = Vec::new();
     let mut refused = Vec::new();
 
     let default_key = default_section_key(&lines);
-    for (index, update) in updates.iter().enumerate() {
+    // Indexed once, so that an edit of many sections stays linear in the file's size.
+    let spans = section_spans(&lines);
+    let mut targeted: HashMap<&str, usize> = HashMap::new();
+    for update in updates {
+        *targeted.entry(update.section).or_default() += 1;
+    }
+    for update in updates {
         if let Some(why) = unusable_section_name(update.section) {
             refused.push((update.section.to_owned(), Refusal::UnusableName(why)));
             continue;
@@ -161,25 +171,21 @@ pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
             ));
             continue;
         }
-        if updates[..index]
-            .iter()
-            .chain(&updates[index + 1..])
-            .any(|u| u.section == update.section)
-        {
+        if targeted.get(update.section).is_some_and(|n| *n > 1) {
             refused.push((update.section.to_owned(), Refusal::TargetedTwice));
             continue;
         }
-        let spans = sections_named(&lines, update.section);
-        match spans.as_slice() {
+        let spans = spans.get(update.section).map_or(&[][..], Vec::as_slice);
+        match spans {
             [] => {
                 if !appended.is_empty() || !ends_in_blank(&lines) {
-                    appended.push((String::new(), eol.to_owned()));
+                    appended.push((Cow::Borrowed(""), Cow::Borrowed(eol)));
                 }
-                appended.push((format!("[{}]", update.section), eol.to_owned()));
+                appended.push((format!("[{}]", update.section).into(), eol.into()));
                 appended.extend(
                     wanted(update)
                         .into_iter()
-                        .map(|(k, v)| (format!("{k} = {v}"), eol.to_owned())),
+                        .map(|(k, v)| (format!("{k} = {v}").into(), eol.into())),
                 );
             }
             [span] => {
@@ -205,7 +211,7 @@ pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
         }
     }
 
-    let mut result: Vec<Out> = Vec::with_capacity(out.len() + appended.len());
+    let mut result: Vec<Out<'_>> = Vec::with_capacity(out.len() + appended.len());
     result.append(&mut inserted[0]);
     for (i, line) in out.into_iter().enumerate() {
         if !dropped[i] {
@@ -240,19 +246,19 @@ pub fn apply(old: &str, updates: &[Update<'_>]) -> Edit {
 
 /// Joins output lines. Every line gets an ending except the last, which keeps the original
 /// file's choice: a file that ended without a newline still does.
-fn join(mut lines: Vec<Out>, old: &str, eol: &str) -> String {
+fn join(mut lines: Vec<Out<'_>>, old: &str, eol: &'static str) -> String {
     let final_newline = old.is_empty() || old.ends_with(['\n', '\r']);
     let count = lines.len();
     for (i, line) in lines.iter_mut().enumerate() {
         if i + 1 < count && line.1.is_empty() {
-            line.1 = eol.to_owned();
+            line.1 = Cow::Borrowed(eol);
         }
     }
     if let Some(last) = lines.last_mut() {
         if final_newline && last.1.is_empty() {
-            last.1 = eol.to_owned();
+            last.1 = Cow::Borrowed(eol);
         } else if !final_newline {
-            last.1.clear();
+            last.1 = Cow::Borrowed("");
         }
     }
     lines.into_iter().flat_map(|(t, e)| [t, e]).collect()
@@ -279,10 +285,10 @@ fn plan_section(
     lines: &[Line<'_>],
     span: std::ops::Range<usize>,
     update: &Update<'_>,
-    eol: &str,
-    out: &mut [Out],
+    eol: &'static str,
+    out: &mut [Out<'_>],
     dropped: &mut [bool],
-    inserted: &mut [Vec<Out>],
+    inserted: &mut [Vec<Out<'_>>],
 ) -> Result<(), Refusal> {
     let section = &lines[span.clone()];
     let has = |name: &str| {
@@ -360,14 +366,14 @@ fn plan_section(
     // header, so the header does not become theirs.
     let pad = lines.get(span.end).map_or("", |l| indentation(l.text));
     for (i, text) in rewrites {
-        out[i].0 = text;
+        out[i].0 = text.into();
     }
     for i in drops {
         dropped[i] = true;
     }
     let missing = pairs.iter().filter(|(k, _)| !seen.contains(k));
     inserted[last_content + 1]
-        .extend(missing.map(|(k, v)| (format!("{pad}{k} = {v}"), eol.to_owned())));
+        .extend(missing.map(|(k, v)| (format!("{pad}{k} = {v}").into(), eol.into())));
     Ok(())
 }
 
@@ -408,21 +414,29 @@ fn key_of<'l>(line: &'l Line<'_>) -> Option<(&'l str, &'l str)> {
     }
 }
 
-/// The line ranges (header included) of every section named exactly `name`. Like configparser,
-/// which does not trim section names, `[ dev ]` is another section than `[dev]`.
-fn sections_named(lines: &[Line<'_>], name: &str) -> Vec<std::ops::Range<usize>> {
-    let headers: Vec<usize> = lines
+/// Every section's line ranges (header to the next header, header included), by name, in file
+/// order. Like configparser, which does not trim section names, `[ dev ]` is another section
+/// than `[dev]`.
+fn section_spans<'a>(lines: &[Line<'a>]) -> HashMap<&'a str, Vec<std::ops::Range<usize>>> {
+    let headers: Vec<(usize, &'a str)> = lines
         .iter()
         .enumerate()
-        .filter(|(_, l)| matches!(l.kind, Kind::Section(_)))
-        .map(|(i, _)| i)
+        .filter_map(|(i, l)| match l.kind {
+            Kind::Section(name) => Some((i, name)),
+            _ => None,
+        })
         .collect();
-    headers
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| matches!(lines[**i].kind, Kind::Section(n) if n == name))
-        .map(|(k, i)| *i..headers.get(k + 1).copied().unwrap_or(lines.len()))
-        .collect()
+    let mut spans: HashMap<&'a str, Vec<std::ops::Range<usize>>> = HashMap::new();
+    for (k, (i, name)) in headers.iter().enumerate() {
+        let end = headers.get(k + 1).map_or(lines.len(), |(next, _)| *next);
+        spans.entry(name).or_default().push(*i..end);
+    }
+    spans
+}
+
+/// The line ranges of every section named exactly `name` (see [`section_spans`]).
+fn sections_named(lines: &[Line<'_>], name: &str) -> Vec<std::ops::Range<usize>> {
+    section_spans(lines).remove(name).unwrap_or_default()
 }
 
 /// The keys that make up credentials for botocore.
@@ -613,11 +627,11 @@ fn remove_one(text: &str, removal: &Removal<'_>) -> Result<Option<String>, Refus
         drop_section(&lines, span, &mut dropped);
     }
     let eol = ini::dominant_eol(&lines);
-    let kept: Vec<Out> = lines
+    let kept: Vec<Out<'_>> = lines
         .iter()
         .zip(&dropped)
         .filter(|(_, d)| !**d)
-        .map(|(l, _)| (l.text.to_owned(), l.eol.to_owned()))
+        .map(|(l, _)| (Cow::Borrowed(l.text), Cow::Borrowed(l.eol)))
         .collect();
     Ok(Some(join(kept, text, eol)))
 }

@@ -16,7 +16,7 @@
 //! - [`renames`]: [`Replacements`], how often a file is replaced on disk, as inotify sees it.
 //!
 //! Each test binary uses only part of this module, hence the `dead_code` allowance.
-//! `benches/once.rs` and `examples/demo.rs` include these files by path too.
+//! The benches (`benches/*.rs`) and `examples/demo.rs` include these files by path too.
 #![allow(dead_code, unused_imports)]
 
 pub mod daemon;
