@@ -7,6 +7,8 @@
 //! - [`network`]: HTTPS with a private CA, and proxies, through the real binary.
 //! - [`oidc_selftest`]: one token refresh through `ssofresh::login::oidc` against the local SSO OIDC,
 //!   the token file rewritten with `ssofresh::login::token` and judged by botocore.
+//! - [`signin_selftest`]: `aws login` refreshes through `ssofresh::login::signin` against the
+//!   local Sign-In (every DPoP proof checked), the session file rewritten, botocore carrying on.
 //! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
 //! - [`editor_botocore`]: botocore judges the credentials editor's writes and removals.
 //! - [`service_files`]: the systemd unit and the launchd agent are valid and match the README.
@@ -24,3 +26,4 @@ mod portal_selftest;
 mod readers_selftest;
 mod secrets_echoed;
 mod service_files;
+mod signin_selftest;
