@@ -318,6 +318,7 @@ mod tests {
                 profile: "broken".into(),
                 message: "missing sso_role_name".into(),
             }],
+            console: Vec::new(),
         }
     }
 

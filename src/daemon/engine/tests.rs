@@ -50,6 +50,7 @@ fn config() -> Profiles {
             profile("old", legacy(), "333333333333"),
         ],
         problems: Vec::new(),
+        console: Vec::new(),
     }
 }
 
