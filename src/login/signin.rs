@@ -12,6 +12,7 @@
 //! has its own `jti` and `iat` (botocore reuses one proof across retries).
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,12 +21,13 @@ use aws_sdk_signin::operation::create_o_auth2_token::CreateOAuth2TokenError;
 use aws_sdk_signin::types::CreateOAuth2TokenRequestBody;
 use chrono::{DateTime, Utc};
 
-use crate::login::console::{Refreshed, Session};
+use crate::login::console::{self, Refreshed, Session};
 use crate::login::dpop::DpopKey;
 use crate::login::portal::{
     CallPolicy, Endpoint, Route, backoff, clients_per_route, no_such_host, root_cause, timeouts,
     untrusted_certificate,
 };
+use crate::login::token::Problem;
 use crate::secret::{Secret, scrub};
 
 /// A clock more than this far from the service's (its `Date` header) is named in errors.
@@ -272,6 +274,86 @@ impl SignIn {
             expires_in: i64::from(body.expires_in()),
             refresh_token: Secret::new(nonempty(body.refresh_token(), "refreshToken")?),
         })
+    }
+}
+
+/// What one renewal of a console session came to (see [`renew`]).
+#[derive(Debug)]
+pub enum Renewal {
+    /// The file already holds credentials with more than the threshold left (another
+    /// process refreshed): take them; no call was made.
+    Fresh(Session),
+    /// Sign-In answered: write `contents` in place of `original` with
+    /// [`console::write_if_unchanged`] over the refresh token `used`.
+    Ready(Ready),
+    /// The file changed between the reads (a new `aws login`, or another refresher whose
+    /// token is now the live one): read it again; nothing to write.
+    Changed,
+    /// The call failed; after an invalid grant the file was re-read once and still held the
+    /// token that was refused, so the session is over.
+    Failed(RefreshError),
+}
+
+/// A refreshed session file, ready to be written.
+#[derive(Debug)]
+pub struct Ready {
+    pub path: PathBuf,
+    pub contents: Vec<u8>,
+    /// The refresh token the call used: the write happens only over it.
+    pub used: Secret,
+    /// The new credentials, as they go to `~/.aws/credentials`.
+    pub credentials: crate::files::credfile::RoleCredentials,
+}
+
+/// One renewal of the console session in `path`, the way the SDKs do it and then some:
+/// re-read the file first and make no call when it holds credentials ending after
+/// `threshold` (another process refreshed); else CreateOAuth2Token with a fresh proof per
+/// attempt; after an invalid grant, re-read once: a different refresh token there means
+/// another refresher won (use theirs), the same one means the session is over. The new file
+/// content is prepared as botocore writes it; the caller writes it (see [`Ready`]).
+pub async fn renew(
+    signin: &SignIn,
+    route: &Route,
+    path: &Path,
+    threshold: DateTime<Utc>,
+    on_retry: impl FnMut(u32, &RefreshError, Duration),
+) -> Renewal {
+    let failed = |detail: String| Renewal::Failed(RefreshError::Failed { detail });
+    // A half-written file (the JS and Rust SDKs write in place) is "read again", never an end.
+    let read = |path: &Path| -> Result<(Vec<u8>, Session), Renewal> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+        let session = console::parse(&bytes).map_err(|problem| match problem {
+            Problem::Empty | Problem::NotJson { .. } => Renewal::Changed,
+            problem => failed(format!(
+                "{} is not a usable `aws login` session ({problem}); run `aws login` again",
+                path.display()
+            )),
+        })?;
+        Ok((bytes, session))
+    };
+    let (bytes, session) = match read(path) {
+        Ok(read) => read,
+        Err(renewal) => return renewal,
+    };
+    if session.credentials.expiration > threshold {
+        return Renewal::Fresh(session);
+    }
+    match signin.refresh(route, &session, on_retry).await {
+        Ok(new) => match console::refreshed(&bytes, &new, Utc::now()) {
+            Ok(contents) => Renewal::Ready(Ready {
+                path: path.to_owned(),
+                contents,
+                used: session.refresh_token.clone(),
+                credentials: new.credentials(Utc::now()),
+            }),
+            Err(problem) => failed(format!("{}: {problem}", path.display())),
+        },
+        Err(RefreshError::InvalidGrant { detail }) => match read(path) {
+            Ok((_, now)) if now.refresh_token != session.refresh_token => Renewal::Changed,
+            _ => Renewal::Failed(RefreshError::SessionEnded { detail }),
+        },
+        Err(e) => Renewal::Failed(e),
     }
 }
 

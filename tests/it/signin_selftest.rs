@@ -11,7 +11,7 @@ use serde_json::Value;
 use ssofresh::login::console::{self, Refreshed};
 use ssofresh::login::dpop::generate_pem;
 use ssofresh::login::portal::{CallPolicy, Endpoint, Route};
-use ssofresh::login::signin::{RefreshError, SignIn};
+use ssofresh::login::signin::{RefreshError, Renewal, SignIn, renew};
 
 use crate::common::signin::{SAME_DEVICE, login_cache_json};
 use crate::common::{Portal, Reply, botocore_login};
@@ -203,4 +203,77 @@ async fn verdicts_and_clock_skew() {
     assert!(shown.contains("clock is "), "{shown}");
     assert!(shown.contains("behind"), "{shown}");
     assert!(!shown.contains(FIRST_TOKEN), "{shown}");
+}
+
+/// [`ssofresh::login::signin::renew`] makes no call while the file holds credentials past
+/// the threshold (another process refreshed), and refreshes once it does not.
+#[tokio::test]
+async fn renew_takes_fresh_credentials_without_a_call() {
+    let portal = Portal::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let path = cli_login(&portal, dir.path(), true, TimeDelta::minutes(12));
+    let client = signin(&portal);
+    let threshold = Utc::now() + TimeDelta::minutes(10);
+    let got = renew(&client, &route(), &path, threshold, |_, _, _| {}).await;
+    assert!(matches!(got, Renewal::Fresh(_)), "{got:?}");
+    assert!(portal.signin_requests().is_empty());
+    let later = Utc::now() + TimeDelta::minutes(13);
+    let Renewal::Ready(ready) = renew(&client, &route(), &path, later, |_, _, _| {}).await else {
+        panic!("a refresh");
+    };
+    assert!(console::write_if_unchanged(&ready.path, &ready.contents, &ready.used).expect("io"));
+    let issued = portal.signin_refreshes();
+    assert_eq!(ready.credentials.access_key_id, issued[0].access_key_id);
+    let file = console::read(&path).expect("read");
+    assert_eq!(file.refresh_token.expose(), issued[0].refresh_token);
+}
+
+/// Two refreshers on one session, ssofresh and botocore: botocore refreshes (and rotates the
+/// token) while ssofresh's call is between attempts; ssofresh's next attempt, with the spent
+/// token, is refused, it re-reads the file, sees botocore's token and stands back (no write);
+/// its next renewal goes on from botocore's token. Nobody is signed out.
+#[tokio::test]
+async fn two_refreshers_never_sign_the_user_out() {
+    let portal = Portal::start();
+    portal.set_signin_expires_in(120);
+    let home = tempfile::tempdir().expect("home");
+    let cache = home.path().join("login-cache");
+    std::fs::create_dir(&cache).expect("cache dir");
+    let path = cli_login(&portal, &cache, true, TimeDelta::minutes(3));
+    let config = home.path().join("config");
+    std::fs::write(
+        &config,
+        format!("[profile console]\nlogin_session = {ARN}\nregion = us-east-1\n"),
+    )
+    .expect("config");
+    portal.script_signin([Reply::Status(500)]);
+    let client = signin(&portal);
+    let threshold = Utc::now() + TimeDelta::minutes(10);
+    let url = portal.url();
+    let mut botocore_seen = None;
+    let got = renew(&client, &route(), &path, threshold, |_, _, _| {
+        // Between ssofresh's attempts: botocore refreshes the same session.
+        botocore_seen = Some(botocore_login(&config, &cache, &url, "console", None));
+    })
+    .await;
+    assert!(matches!(got, Renewal::Changed), "{got:?}");
+    let issued = portal.signin_refreshes();
+    assert_eq!(issued.len(), 1, "only botocore's refresh went through");
+    let seen = botocore_seen.expect("botocore ran");
+    assert_eq!(seen["access_key"], issued[0].access_key_id, "{seen}");
+    let file = console::read(&path).expect("botocore's file");
+    assert_eq!(
+        file.refresh_token.expose(),
+        issued[0].refresh_token,
+        "not overwritten"
+    );
+    let Renewal::Ready(ready) = renew(&client, &route(), &path, threshold, |_, _, _| {}).await
+    else {
+        panic!("a refresh from botocore's token");
+    };
+    assert!(console::write_if_unchanged(&ready.path, &ready.contents, &ready.used).expect("io"));
+    let issued = portal.signin_refreshes();
+    assert_eq!(issued.len(), 2);
+    assert_eq!(issued[1].old_refresh_token, issued[0].refresh_token);
+    assert_eq!(portal.proof_failures(), Vec::<String>::new());
 }
