@@ -247,6 +247,17 @@ mod tests {
     /// The file as `aws login` writes it (compact, Python separators, SEC1 key).
     const CLI_FILE: &str = r#"{"accessToken": {"accessKeyId": "ASIAEXAMPLE", "secretAccessKey": "sk", "sessionToken": "st", "accountId": "012345678901", "expiresAt": "2025-11-19T00:15:00Z"}, "tokenType": "aws_sigv4", "clientId": "arn:aws:signin:::devtools/same-device", "refreshToken": "ASORold", "idToken": "eyJ.x.y", "dpopKey": "-----BEGIN EC PRIVATE KEY-----\nMHc=\n-----END EC PRIVATE KEY-----\n", "signInRegion": "eu-west-1", "someFutureKey": 1}"#;
 
+    /// A Sign-In answer: new credentials for 900 s and the rotated token `ASORnew`.
+    fn answer() -> Refreshed {
+        Refreshed {
+            access_key_id: "ASIANEW".into(),
+            secret_access_key: Secret::new("sk2"),
+            session_token: Secret::new("st2"),
+            expires_in: 900,
+            refresh_token: Secret::new("ASORnew"),
+        }
+    }
+
     /// The facts' test vectors: SHA-256 of the session ARN, blanks around it trimmed.
     #[test]
     fn file_names() {
@@ -324,7 +335,7 @@ mod tests {
             ),
         ];
         for (text, want) in table {
-            assert_eq!(parse(text.as_bytes()).unwrap_err(), want, "{text}");
+            assert_eq!(parse(text.as_bytes()).expect_err("fails"), want, "{text}");
         }
         assert!(is_session_file(CLI_FILE.as_bytes()));
         assert!(!is_session_file(
@@ -341,13 +352,7 @@ mod tests {
             .with_ymd_and_hms(2026, 12, 2, 14, 0, 0)
             .single()
             .expect("t");
-        let new = Refreshed {
-            access_key_id: "ASIANEW".into(),
-            secret_access_key: Secret::new("sk2"),
-            session_token: Secret::new("st2"),
-            expires_in: 900,
-            refresh_token: Secret::new("ASORnew"),
-        };
+        let new = answer();
         let out = refreshed(CLI_FILE.as_bytes(), &new, now).expect("refreshed");
         let text = String::from_utf8(out.clone()).expect("utf8");
         let keys: Vec<String> = json_object(&out).expect("obj").keys().cloned().collect();
@@ -385,13 +390,7 @@ mod tests {
         let path = dir.path().join(file_name("arn:aws:iam::1:user/a"));
         std::fs::write(&path, CLI_FILE).expect("seed");
         let now = Utc::now();
-        let new = Refreshed {
-            access_key_id: "ASIANEW".into(),
-            secret_access_key: Secret::new("sk2"),
-            session_token: Secret::new("st2"),
-            expires_in: 900,
-            refresh_token: Secret::new("ASORnew"),
-        };
+        let new = answer();
         let out = refreshed(CLI_FILE.as_bytes(), &new, now).expect("out");
         let wrong = Secret::new("ASORother");
         assert!(!write_if_unchanged(&path, &out, &wrong).expect("io"));
@@ -403,6 +402,6 @@ mod tests {
         std::fs::remove_file(&path).expect("rm");
         assert!(matches!(read(&path), Err(SessionError::Missing { .. })));
         std::fs::write(&path, "{\"accessTo").expect("half");
-        assert!(read(&path).unwrap_err().may_be_partial());
+        assert!(read(&path).expect_err("fails").may_be_partial());
     }
 }

@@ -264,7 +264,11 @@ mod tests {
         let p1p: Vec<&str> = p1.expose().split('.').collect();
         let obp: Vec<&str> = other.expose().split('.').collect();
         let mixed = format!("{}.{}.{}", obp[0], p1p[1], p1p[2]);
-        assert!(check_proof(&mixed).unwrap_err().contains("does not hold"));
+        assert!(
+            check_proof(&mixed)
+                .expect_err("fails")
+                .contains("does not hold")
+        );
         assert!(check_proof("a.b").is_err());
     }
 
@@ -272,16 +276,16 @@ mod tests {
     /// the key; the Debug of a loaded key is redacted.
     #[test]
     fn bad_keys_and_redaction() {
-        assert_eq!(DpopKey::from_pem("").unwrap_err(), KeyError::NotPem);
+        assert_eq!(DpopKey::from_pem("").expect_err("fails"), KeyError::NotPem);
         assert_eq!(
             DpopKey::from_pem(
                 "-----BEGIN EC PRIVATE KEY-----\n!!!\n-----END EC PRIVATE KEY-----\n"
             )
-            .unwrap_err(),
+            .expect_err("fails"),
             KeyError::NotPem
         );
         assert_eq!(
-            DpopKey::from_pem(&pem("EC PRIVATE KEY", b"not a key")).unwrap_err(),
+            DpopKey::from_pem(&pem("EC PRIVATE KEY", b"not a key")).expect_err("fails"),
             KeyError::NotP256
         );
         let key = DpopKey::from_pem(&generate_pem(false)).expect("loads");

@@ -282,10 +282,10 @@ impl SignIn {
 pub enum Renewal {
     /// The file already holds credentials with more than the threshold left (another
     /// process refreshed): take them; no call was made.
-    Fresh(Session),
+    Fresh(Box<Session>),
     /// Sign-In answered: write `contents` in place of `original` with
     /// [`console::write_if_unchanged`] over the refresh token `used`.
-    Ready(Ready),
+    Ready(Box<Ready>),
     /// The file changed between the reads (a new `aws login`, or another refresher whose
     /// token is now the live one): read it again; nothing to write.
     Changed,
@@ -337,16 +337,16 @@ pub async fn renew(
         Err(renewal) => return renewal,
     };
     if session.credentials.expiration > threshold {
-        return Renewal::Fresh(session);
+        return Renewal::Fresh(Box::new(session));
     }
     match signin.refresh(route, &session, on_retry).await {
         Ok(new) => match console::refreshed(&bytes, &new, Utc::now()) {
-            Ok(contents) => Renewal::Ready(Ready {
+            Ok(contents) => Renewal::Ready(Box::new(Ready {
                 path: path.to_owned(),
                 contents,
                 used: session.refresh_token.clone(),
                 credentials: new.credentials(Utc::now()),
-            }),
+            })),
             Err(problem) => failed(format!("{}: {problem}", path.display())),
         },
         Err(RefreshError::InvalidGrant { detail }) => match read(path) {
@@ -450,7 +450,13 @@ mod tests {
     /// Every error the facts list lands in its class, keyed on the type and the OAuth2 code.
     #[test]
     fn classification_table() {
-        let table: [(Option<u16>, Option<&str>, Option<&str>, &str); 12] = [
+        type Row = (
+            Option<u16>,
+            Option<&'static str>,
+            Option<&'static str>,
+            &'static str,
+        );
+        let table: [Row; 12] = [
             (
                 Some(400),
                 Some("AccessDeniedException"),

@@ -97,7 +97,7 @@ impl Portal {
     }
 
     /// The CreateOAuth2Token requests received so far.
-    pub fn signin_requests(&self) -> Vec<super::Recorded> {
+    pub fn signin_requests(&self) -> Vec<super::portal::Recorded> {
         self.requests()
             .into_iter()
             .filter(|r| r.method == "POST" && r.path == "/v1/token")
