@@ -24,6 +24,9 @@ mod home;
 #[allow(dead_code, unused_imports)] // as the harness's own mod.rs allows
 #[path = "../tests/it/common/portal.rs"]
 mod portal;
+#[allow(dead_code)] // the portal's Sign-In side, which the demo does not use
+#[path = "../tests/it/common/signin.rs"]
+mod signin;
 
 use std::thread;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 #
 # The integration tests judge the credentials file with real readers, so this first installs,
 # when missing:
-# - botocore into a venv at target/test-venv (falling back to `pip install --target
+# - botocore with its crt extra into a venv at target/test-venv (falling back to `pip install --target
 #   target/test-pylib` where the venv module is unavailable), exported as SSOFRESH_TEST_PYTHON;
 # - the AWS SDK for JavaScript v2 into tests/readers/node_modules (`npm ci`).
 # Then it runs `cargo test`, passing on any arguments (e.g. a test name filter).
@@ -15,14 +15,15 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-botocore_requirement='botocore>=1.42,<2'
+# The crt extra (awscrt) drives botocore's own `aws login` provider (DPoP), which tests run.
+botocore_requirement='botocore[crt]>=1.44.8,<2'
 python="${PYTHON:-python3}"
 venv="$root/target/test-venv"
 pylib="$root/target/test-pylib"
 
 say() { printf 'test.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
-imports_botocore() { "$1" -c 'import botocore' >/dev/null 2>&1; }
+imports_botocore() { "$1" -c 'import botocore, awscrt' >/dev/null 2>&1; }
 
 use_pylib() {
   export PYTHONPATH="$pylib${PYTHONPATH:+:$PYTHONPATH}"

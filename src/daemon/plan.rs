@@ -552,6 +552,7 @@ mod tests {
                 profile: "broken".into(),
                 message: "missing sso_role_name".into(),
             }],
+            console: Vec::new(),
         }
     }
 

@@ -1,4 +1,5 @@
-//! Reading `~/.aws/config`: which profiles are SSO profiles, and which login each one uses.
+//! Reading `~/.aws/config`: which profiles are SSO profiles, and which login each one uses;
+//! which are `aws login` (console session) profiles, and which session each one uses.
 //!
 //! The file is read exactly as botocore reads it (see [`crate::files::ini`]) and never written.
 //! A profile that is wrong is reported by name with what to fix, and the others still run.
@@ -80,6 +81,30 @@ pub struct SsoProfile {
     pub ca_bundle: Option<String>,
 }
 
+/// An `aws login` profile: `login_session = <ARN>` names the console session whose cache file
+/// (`<sha256(ARN)>.json` in the login cache) holds its credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleProfile {
+    /// The profile's name.
+    pub name: String,
+    /// `login_session`, as botocore hands it over (blanks around it already dropped).
+    pub login_session: String,
+    /// The profile's `region`: the Sign-In region unless the session or
+    /// `AWS_DEFAULT_REGION` says otherwise, and written to the credentials file when asked.
+    pub region: Option<String>,
+    /// The profile's `ca_bundle`.
+    pub ca_bundle: Option<String>,
+}
+
+/// The settings that make a profile an SSO profile; none may sit beside `login_session`.
+const SSO_KEYS: [&str; 5] = [
+    "sso_session",
+    "sso_start_url",
+    "sso_region",
+    "sso_account_id",
+    "sso_role_name",
+];
+
 /// A profile that looks like an SSO profile but cannot be used; skipped, the others still run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileProblem {
@@ -104,8 +129,10 @@ pub struct ParseError {
 pub struct Profiles {
     /// Usable SSO profiles, in file order.
     pub sso: Vec<SsoProfile>,
-    /// SSO profiles that cannot be used, with the reason.
+    /// SSO and `aws login` profiles that cannot be used, with the reason.
     pub problems: Vec<ProfileProblem>,
+    /// Usable `aws login` profiles, in file order.
+    pub console: Vec<ConsoleProfile>,
 }
 
 /// Reads the text of a config file.
@@ -119,6 +146,16 @@ pub fn parse(text: &str) -> Result<Profiles, ParseError> {
     order.sort_by_key(|(_, section)| section.line);
     let mut out = Profiles::default();
     for (name, section) in order {
+        if section.values.contains_key("login_session") {
+            match classify_console(name, section) {
+                Ok(profile) => out.console.push(profile),
+                Err(message) => out.problems.push(ProfileProblem {
+                    profile: name.clone(),
+                    message,
+                }),
+            }
+            continue;
+        }
         match classify(name, section, &view.sso_sessions) {
             None => {}
             Some(Ok(profile)) => out.sso.push(profile),
@@ -460,6 +497,47 @@ fn faults<'a>(
             )),
         }
     }
+}
+
+/// Reads an `aws login` profile. One that also holds SSO settings is reported, not guessed:
+/// botocore would pick SSO, the Rust SDK would pick SSO too, and `aws login` refuses such a
+/// profile, so the user must say which is meant.
+fn classify_console(name: &str, section: &RawSection) -> Result<ConsoleProfile, String> {
+    let place = format!("[{}]", section.header);
+    let mixed: Vec<&str> = SSO_KEYS
+        .into_iter()
+        .filter(|k| section.values.contains_key(*k))
+        .collect();
+    if !mixed.is_empty() {
+        return Err(format!(
+            "{place} has login_session (an `aws login` session) and SSO settings ({}); keep one kind: remove login_session, or the SSO settings",
+            mixed.join(", ")
+        ));
+    }
+    let login_session = match field(&section.values, "login_session") {
+        Field::Text(t) => t.to_owned(),
+        Field::Missing | Field::Empty => {
+            return Err(format!(
+                "login_session is empty in {place}; run `aws login --profile {}` to set it",
+                shell_word(name)
+            ));
+        }
+        Field::Block => {
+            return Err(format!(
+                "login_session in {place} spans several lines (the indented lines below it belong to it); put the value on one line"
+            ));
+        }
+    };
+    let optional = |key: &str| match field(&section.values, key) {
+        Field::Text(t) => Some(t.to_owned()),
+        _ => None,
+    };
+    Ok(ConsoleProfile {
+        name: name.to_owned(),
+        login_session,
+        region: optional("region"),
+        ca_bundle: optional("ca_bundle"),
+    })
 }
 
 /// Decides what a profile is: `None` when it is not an SSO profile for credentials (or a
@@ -936,6 +1014,50 @@ mod tests {
         assert_eq!(p.sso[1].region.as_deref(), Some("us-east-2"));
         // Duplicate keys across two [DEFAULT] blocks are still duplicates.
         assert!(parse("[DEFAULT]\na = 1\n[DEFAULT]\na = 2\n").is_err());
+    }
+
+    /// `aws login` profiles are read with their session ARN (blanks dropped), region and CA
+    /// bundle; `[default]` counts; a profile mixing login_session with SSO settings, or with an
+    /// empty login_session, is reported by name with what to do, and the others still run.
+    #[test]
+    fn console_profiles() {
+        let p = ok(&format!(
+            "[profile console]\nlogin_session =  arn:aws:iam::012345678901:user/Admin \nregion = eu-west-1\n\
+             [default]\nlogin_session = arn:aws:sts::012345678910:assumed-role/Admin/admin\n\
+             [profile mixed]\nlogin_session = arn:aws:iam::1:user/a\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\
+             [profile blank]\nlogin_session =\n\
+             [profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Dev\n{SESSION}"
+        ));
+        assert_eq!(
+            p.console,
+            [
+                ConsoleProfile {
+                    name: "console".into(),
+                    login_session: "arn:aws:iam::012345678901:user/Admin".into(),
+                    region: Some("eu-west-1".into()),
+                    ca_bundle: None,
+                },
+                ConsoleProfile {
+                    name: "default".into(),
+                    login_session: "arn:aws:sts::012345678910:assumed-role/Admin/admin".into(),
+                    region: None,
+                    ca_bundle: None,
+                },
+            ]
+        );
+        assert_eq!(
+            names(&p),
+            ["dev"],
+            "the mixed profile is not served as SSO either"
+        );
+        let mixed = problem(&p, "mixed");
+        assert!(mixed.contains("[profile mixed]"), "{mixed}");
+        assert!(
+            mixed.contains("sso_session, sso_account_id, sso_role_name"),
+            "{mixed}"
+        );
+        assert!(mixed.contains("keep one kind"), "{mixed}");
+        assert!(problem(&p, "blank").contains("aws login --profile blank"));
     }
 
     /// Profiles come out in file order.

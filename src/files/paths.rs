@@ -1,5 +1,5 @@
 //! The only module that knows where things are: HOME, the config and credentials files, and
-//! the SSO token cache, resolved as the AWS CLI resolves them.
+//! the SSO token cache and the `aws login` cache, resolved as the AWS CLI resolves them.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +14,9 @@ pub struct Paths {
     pub credentials: PathBuf,
     /// `~/.aws/sso/cache`: always under HOME, whatever `AWS_CONFIG_FILE` says (as in every SDK).
     pub sso_cache: PathBuf,
+    /// `~/.aws/login/cache`, or `$AWS_LOGIN_CACHE_DIRECTORY` (a leading `~` expanded, as
+    /// botocore does): where `aws login` keeps console sessions.
+    pub login_cache: PathBuf,
 }
 
 /// HOME could not be found.
@@ -46,6 +49,8 @@ impl Paths {
                 .or_else(|| from_env("AWS_SHARED_CREDENTIALS_FILE"))
                 .unwrap_or_else(|| home.join(".aws").join("credentials")),
             sso_cache: home.join(".aws").join("sso").join("cache"),
+            login_cache: from_env("AWS_LOGIN_CACHE_DIRECTORY")
+                .unwrap_or_else(|| home.join(".aws").join("login").join("cache")),
         })
     }
 }
@@ -152,5 +157,17 @@ mod tests {
         let b = state_file(Path::new("/s"), Path::new("/nonexistent/b/credentials"));
         assert_ne!(a, b, "one state file per credentials file");
         assert!(a.to_string_lossy().starts_with("/s/state-"));
+    }
+
+    /// The `aws login` cache: `~/.aws/login/cache` unless `AWS_LOGIN_CACHE_DIRECTORY` names
+    /// another folder (with `~`); it does not follow `AWS_CONFIG_FILE`.
+    #[test]
+    fn login_cache() {
+        let vars = [("HOME", "/h"), ("AWS_CONFIG_FILE", "/elsewhere/config")];
+        let p = Paths::resolve(None, None, env(&vars)).expect("home");
+        assert_eq!(p.login_cache, Path::new("/h/.aws/login/cache"));
+        let vars = [("HOME", "/h"), ("AWS_LOGIN_CACHE_DIRECTORY", "~/lc")];
+        let p = Paths::resolve(None, None, env(&vars)).expect("home");
+        assert_eq!(p.login_cache, Path::new("/h/lc"));
     }
 }

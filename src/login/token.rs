@@ -149,16 +149,7 @@ pub fn read(path: &Path) -> Result<Token, TokenError> {
 
 /// Parses the content of a token file.
 pub fn parse(bytes: &[u8]) -> Result<Token, Problem> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Problem::Empty);
-    }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| Problem::NotJson {
-        line: e.line(),
-        column: e.column(),
-    })?;
-    let Value::Object(map) = value else {
-        return Err(Problem::NotAnObject);
-    };
+    let map = json_object(bytes)?;
     let access_token = match map.get("accessToken") {
         None => return Err(Problem::NoAccessToken),
         Some(Value::String(s)) if !s.is_empty() => Secret::new(s.as_str()),
@@ -174,6 +165,22 @@ pub fn parse(bytes: &[u8]) -> Result<Token, Problem> {
     })
 }
 
+/// The JSON object a cache file holds (SSO token or console session alike): an empty,
+/// half-written or non-object file is a [`Problem`] that carries none of its content.
+pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::Empty);
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| Problem::NotJson {
+        line: e.line(),
+        column: e.column(),
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(Problem::NotAnObject),
+    }
+}
+
 /// The refresh grant, when every part of it is present and well-formed.
 fn refresh_grant(map: &Map<String, Value>) -> Option<RefreshGrant> {
     Some(RefreshGrant {
@@ -184,14 +191,14 @@ fn refresh_grant(map: &Map<String, Value>) -> Option<RefreshGrant> {
     })
 }
 
-fn string_field(map: &Map<String, Value>, name: &str) -> Option<String> {
+pub(crate) fn string_field(map: &Map<String, Value>, name: &str) -> Option<String> {
     match map.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
     }
 }
 
-fn date_field(
+pub(crate) fn date_field(
     map: &Map<String, Value>,
     name: &'static str,
 ) -> Result<Option<DateTime<Utc>>, Problem> {
@@ -246,16 +253,7 @@ pub fn refreshed(
     expires_at: DateTime<Utc>,
     refresh_token: Option<&Secret>,
 ) -> Result<Vec<u8>, Problem> {
-    if old.iter().all(u8::is_ascii_whitespace) {
-        return Err(Problem::Empty);
-    }
-    let value: Value = serde_json::from_slice(old).map_err(|e| Problem::NotJson {
-        line: e.line(),
-        column: e.column(),
-    })?;
-    let Value::Object(mut map) = value else {
-        return Err(Problem::NotAnObject);
-    };
+    let mut map = json_object(old)?;
     if !map.contains_key("accessToken") {
         return Err(Problem::NoAccessToken);
     }
@@ -274,6 +272,13 @@ pub fn refreshed(
             Value::String(refresh_token.expose().to_owned()),
         );
     }
+    serialise_like(old, map)
+}
+
+/// A cache file's new content from `map`, in the style of `old`: pretty-printed when `old`
+/// spans several lines and compact otherwise, ending with a newline when `old` did, and ASCII
+/// like Python's `json.dumps`, so every reader decodes it whatever its locale.
+pub(crate) fn serialise_like(old: &[u8], map: Map<String, Value>) -> Result<Vec<u8>, Problem> {
     let body = Value::Object(map);
     let text = if old.trim_ascii().contains(&b'\n') {
         serde_json::to_string_pretty(&body)

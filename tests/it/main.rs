@@ -13,6 +13,8 @@
 //! - [`network`]: HTTPS with a private CA, and proxies, through the real binary.
 //! - [`oidc_selftest`]: one token refresh through `ssofresh::login::oidc` against the local SSO OIDC,
 //!   the token file rewritten with `ssofresh::login::token` and judged by botocore.
+//! - [`signin_selftest`]: `aws login` refreshes through `ssofresh::login::signin` against the
+//!   local Sign-In (every DPoP proof checked), the session file rewritten, botocore carrying on.
 //! - [`botocore_config`]: our config reader agrees with botocore on real-world config files.
 //! - [`editor_botocore`]: botocore judges the credentials editor's writes and removals.
 //! - [`service`]: `ssofresh status`, the `--on-login-needed` command, systemd's notify
@@ -41,4 +43,5 @@ mod readers_selftest;
 mod secrets_echoed;
 mod service;
 mod service_files;
+mod signin_selftest;
 mod write_failures;

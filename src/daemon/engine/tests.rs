@@ -55,6 +55,7 @@ fn config() -> Profiles {
             profile("old", legacy(), "333333333333"),
         ],
         problems: Vec::new(),
+        console: Vec::new(),
     }
 }
 

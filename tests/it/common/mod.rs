@@ -7,6 +7,8 @@
 //!   pointed at a [`Portal`]; [`run`] runs it with a hard timeout.
 //! - [`portal`]: [`Portal`], a local stand-in for the SSO portal and SSO OIDC that speaks the
 //!   real wire protocol and records every request.
+//! - [`signin`]: the AWS Sign-In side of the [`Portal`] (CreateOAuth2Token, every DPoP proof
+//!   checked) and `aws login` session files as the CLI writes them.
 //! - [`tls`]: a throw-away CA ([`TestPki`]), a TLS terminator in front of the portal
 //!   ([`TlsFront`]) and a forward proxy that records what it carries ([`ConnectProxy`]).
 //! - [`readers`]: real clients (botocore, the JavaScript SDK v2) that judge a credentials file,
@@ -25,14 +27,15 @@ pub mod portal;
 pub mod readers;
 pub mod renames;
 pub mod run;
+pub mod signin;
 pub mod tls;
 
 pub use daemon::Daemon;
 pub use home::{TestHome, cache_file_name, token_json};
 pub use portal::{Portal, Recorded, Reply};
 pub use readers::{
-    botocore_raw, botocore_raw_each, botocore_raw_pairs, botocore_read, botocore_sso_token,
-    js_v2_read,
+    botocore_login, botocore_raw, botocore_raw_each, botocore_raw_pairs, botocore_read,
+    botocore_sso_token, js_v2_read,
 };
 pub use renames::Replacements;
 pub use run::{Outcome, run, run_with_timeout, ssofresh};

@@ -13,6 +13,7 @@
 //!   `POST /token`.
 //! - [`Portal::add_refresh_token`] makes a refresh token valid; refreshing rotates it and the
 //!   new access token holds the roles of the old one.
+//! - `POST /v1/token` is AWS Sign-In's CreateOAuth2Token, answered by [`super::signin`].
 //! - Every request is recorded ([`Portal::requests`]); every issued credential is unique
 //!   ([`Portal::issued`]); every connection is counted ([`Portal::connections`]), those that
 //!   never carried a request (a TLS handshake sent to plain HTTP) too.
@@ -130,7 +131,7 @@ pub struct Refreshed {
 }
 
 #[derive(Debug, Default)]
-struct State {
+pub(super) struct State {
     /// access token → (account, role) → credentials lifetime.
     grants: HashMap<String, HashMap<(String, String), Duration>>,
     scripts: HashMap<(String, String), VecDeque<Reply>>,
@@ -142,10 +143,13 @@ struct State {
     issued: Vec<Issued>,
     refreshed: Vec<Refreshed>,
     counter: u64,
+    /// AWS Sign-In's side ([`super::signin`]).
+    pub(super) signin: super::signin::SignInState,
+    signin_script: VecDeque<Reply>,
 }
 
 #[derive(Debug)]
-struct Shared {
+pub(super) struct Shared {
     state: Mutex<State>,
     shutdown: AtomicBool,
     /// Woken on shutdown, so that hanging and delayed replies end.
@@ -159,7 +163,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -314,6 +318,16 @@ impl Portal {
         self.shared.next_stream.load(Ordering::SeqCst)
     }
 
+    /// The shared state, for the Sign-In side in [`super::signin`].
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Appends replies to the queue of Sign-In's `POST /v1/token`.
+    pub fn script_signin(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.shared.state().signin_script.extend(replies);
+    }
+
     /// The most requests that were being handled at the same moment.
     pub fn peak_in_flight(&self) -> u64 {
         self.shared.peak_in_flight.load(Ordering::SeqCst)
@@ -438,16 +452,16 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
 }
 
 /// A parsed HTTP request.
-struct HttpRequest {
-    method: String,
-    path: String,
+pub(super) struct HttpRequest {
+    pub(super) method: String,
+    pub(super) path: String,
     query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Vec<u8>,
 }
 
 impl HttpRequest {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -456,12 +470,12 @@ impl HttpRequest {
 }
 
 /// A response to write.
-struct HttpResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(super) struct HttpResponse {
+    pub(super) status: u16,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: String,
     /// Send only part of it, then end the connection this way.
-    cut: Option<Cut>,
+    pub(super) cut: Option<Cut>,
 }
 
 /// How a response cut short ends its connection.
@@ -715,6 +729,7 @@ fn handle_request(request: &HttpRequest, shared: &Shared) -> Option<HttpResponse
     let body = String::from_utf8_lossy(&request.body).into_owned();
     let is_credentials = request.method == "GET" && request.path == "/federation/credentials";
     let is_token = request.method == "POST" && request.path == "/token";
+    let is_signin = request.method == "POST" && request.path == "/v1/token";
     let account = query(request, "account_id");
     let role = query(request, "role_name");
 
@@ -735,6 +750,8 @@ fn handle_request(request: &HttpRequest, shared: &Shared) -> Option<HttpResponse
                 .and_then(VecDeque::pop_front)
         } else if is_token {
             state.token_script.pop_front()
+        } else if is_signin {
+            state.signin_script.pop_front()
         } else {
             None
         };
@@ -771,7 +788,11 @@ fn handle_request(request: &HttpRequest, shared: &Shared) -> Option<HttpResponse
                 return Some(response);
             }
             Reply::Status(status) => {
-                let mut response = if is_token {
+                let mut response = if is_signin {
+                    let mut r = super::signin::signin_status(status);
+                    super::signin::with_date(&mut r, &shared.state().signin);
+                    r
+                } else if is_token {
                     oidc_error(status)
                 } else {
                     portal_error(status, &account, &role)
@@ -801,6 +822,11 @@ fn ok_response(
         )
     } else if request.method == "POST" && request.path == "/token" {
         create_token(shared, body)
+    } else if request.method == "POST" && request.path == "/v1/token" {
+        let state = &mut shared.state().signin;
+        let mut r = super::signin::create_oauth2_token(state, request);
+        super::signin::with_date(&mut r, state);
+        r
     } else {
         HttpResponse {
             status: 404,

@@ -95,6 +95,28 @@ pub fn botocore_raw_pairs(pairs: &[(&str, &str)]) -> Vec<(Value, Value)> {
         .collect()
 }
 
+/// Gets `profile`'s credentials with botocore's own chain (`botocore_login.py`): config file
+/// `config`, `aws login` cache `cache_dir`, Sign-In at `endpoint`, and the credentials file
+/// `credentials` (none when `None`). Prints `{"access_key", "method"}` or `{"error"}`.
+#[track_caller]
+pub fn botocore_login(
+    config: &Path,
+    cache_dir: &Path,
+    endpoint: &str,
+    profile: &str,
+    credentials: Option<&Path>,
+) -> Value {
+    let python = std::env::var_os("SSOFRESH_TEST_PYTHON").unwrap_or_else(|| "python3".into());
+    let mut cmd = Command::new(&python);
+    cmd.arg(readers_dir().join("botocore_login.py"));
+    let cache = cache_dir.to_str().expect("UTF-8 path");
+    let mut args = vec![cache, endpoint, profile];
+    if let Some(c) = credentials {
+        args.push(c.to_str().expect("UTF-8 path"));
+    }
+    read_with(cmd, "botocore", config, &args)
+}
+
 /// Reads `profiles` from the credentials file at `path` with the AWS SDK for JavaScript v2
 /// (`new AWS.SharedIniFileCredentials({profile, filename}).get(cb)`), using the modules in
 /// `tests/readers/node_modules`.
