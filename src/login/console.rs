@@ -225,18 +225,23 @@ pub fn refreshed(old: &[u8], new: &Refreshed, now: DateTime<Utc>) -> Result<Vec<
 }
 
 /// Writes a refreshed session file (from [`refreshed`]) atomically, 0600, through
-/// [`fsio::replace_if`], and only if the file still holds `used` as its refresh token just
-/// before the rename: a new `aws login`, or another process's refresh, meanwhile wins. `false`
-/// when the file changed (nothing written).
+/// [`fsio::replace_if_still`], and only if the file still holds `used` as its refresh token:
+/// the file is read, checked, and must still hold those very bytes just before the rename, so
+/// a new `aws login`, or another process's refresh, meanwhile wins. `false` when the file
+/// changed (nothing written).
 pub fn write_if_unchanged(
     path: &Path,
     contents: &[u8],
     used: &Secret,
 ) -> Result<bool, fsio::FsError> {
-    fsio::replace_if(path, contents, || {
-        std::fs::read(path).is_ok_and(|now| parse(&now).is_ok_and(|s| s.refresh_token == *used))
-    })
-    .map(|written| written.is_some())
+    let Ok(now) = std::fs::read(path) else {
+        return Ok(false);
+    };
+    if !parse(&now).is_ok_and(|s| s.refresh_token == *used) {
+        return Ok(false);
+    }
+    fsio::replace_if_still(path, contents, Some(&now))
+        .map(|r| matches!(r, fsio::Replaced::Written(_)))
 }
 
 #[cfg(test)]

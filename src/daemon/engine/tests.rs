@@ -1247,7 +1247,7 @@ fn many(n: usize, once: bool) -> Engine {
     e.handle(
         Event::Config(Ok(Profiles {
             sso,
-            problems: Vec::new(),
+            ..Profiles::default()
         })),
         t0(),
     );

@@ -480,7 +480,7 @@ pub(super) struct HttpResponse {
 
 /// How a response cut short ends its connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cut {
+pub(super) enum Cut {
     /// A TCP reset (SO_LINGER 0, then close).
     Reset,
     /// A clean close (FIN).
