@@ -20,9 +20,13 @@ use crate::service;
 pub fn main(args: Args) -> ExitCode {
     let result = match &args.command {
         None => run(&args).map(ExitCode::from),
-        Some(Command::Install(install)) => service::install::install(install),
-        Some(Command::Uninstall(uninstall)) => service::install::uninstall(uninstall),
-        Some(Command::Status(status)) => service::status::run(status),
+        Some(Command::Install(install)) => install.resolve().and_then(service::install::install),
+        Some(Command::Uninstall(uninstall)) => {
+            uninstall.resolve().and_then(service::install::uninstall)
+        }
+        Some(Command::Status(status)) => status.files.paths().and_then(|paths| {
+            service::status::run(status.json, &paths, &status.select.selection()?)
+        }),
         Some(Command::Completions { shell }) => print_completions(*shell),
         Some(Command::Man { subcommand }) => print_man(subcommand.as_deref()),
     };

@@ -5,12 +5,15 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use crate::daemon::plan::{Glob, Selection, Selector};
 use crate::daemon::run::{Notify, Options};
 use crate::files::paths::Paths;
 use crate::login::portal::{CallPolicy, Endpoint};
+pub use crate::service::install::ServiceKind;
+use crate::service::install::{Install, Uninstall};
 
 /// Keeps ~/.aws/credentials fresh from AWS IAM Identity Center (SSO) logins.
 ///
@@ -168,26 +171,6 @@ pub struct DaemonArgs {
     pub no_notify: bool,
 }
 
-/// The service managers `install` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ServiceKind {
-    /// A systemd user unit (Linux).
-    Systemd,
-    /// A launchd agent (macOS).
-    Launchd,
-}
-
-impl ServiceKind {
-    /// The service manager of this system.
-    pub fn native() -> Self {
-        if cfg!(target_os = "macos") {
-            Self::Launchd
-        } else {
-            Self::Systemd
-        }
-    }
-}
-
 /// `ssofresh install`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InstallArgs {
@@ -277,6 +260,22 @@ impl SelectArgs {
     }
 }
 
+impl UninstallArgs {
+    /// What `uninstall` is to do, resolved.
+    pub fn resolve(&self) -> anyhow::Result<Uninstall> {
+        let remove_credentials = if self.remove_credentials {
+            Some((self.files.paths()?, self.select.selection()?))
+        } else {
+            None
+        };
+        Ok(Uninstall {
+            dry_run: self.dry_run,
+            kind: self.service.unwrap_or_else(ServiceKind::native),
+            remove_credentials,
+        })
+    }
+}
+
 impl FileArgs {
     /// Where the files are, from these options and the environment.
     pub fn paths(&self) -> anyhow::Result<Paths> {
@@ -312,6 +311,18 @@ impl DaemonArgs {
 }
 
 impl InstallArgs {
+    /// What `install` is to do, resolved: the options checked, the service's arguments made.
+    pub fn resolve(&self) -> anyhow::Result<Install> {
+        let cwd = std::env::current_dir().context("cannot read the current folder")?;
+        Ok(Install {
+            dry_run: self.dry_run,
+            kind: self.service.unwrap_or_else(ServiceKind::native),
+            options: self.daemon.resolve()?,
+            argv: self.daemon_argv(&cwd),
+            cwd,
+        })
+    }
+
     /// The daemon's command line these options stand for (without the program), for the
     /// service file: options at their defaults left out, relative paths made absolute
     /// against `cwd`, `-v`/`-q` kept.

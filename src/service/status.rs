@@ -17,7 +17,6 @@ use std::process::ExitCode;
 use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
 
-use crate::cli::StatusArgs;
 use crate::daemon::plan::{self, Outcome, ProfileView, Selection, State};
 use crate::daemon::run::load_profiles;
 use crate::files::credfile;
@@ -28,13 +27,11 @@ use crate::service::state::{ProfileJson, StateFile};
 use crate::time::{format_local, format_time, relative};
 
 /// Runs `ssofresh status` and returns its exit status.
-pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let paths = args.files.paths()?;
-    let selection = args.select.selection()?;
+pub fn run(json: bool, paths: &Paths, selection: &Selection) -> anyhow::Result<ExitCode> {
     let state_dir = paths::state_dir(|k| std::env::var(k).ok())?;
-    let report = gather(&paths, &selection, &state_dir, Utc::now())?;
+    let report = gather(paths, selection, &state_dir, Utc::now())?;
     let mut out = std::io::stdout().lock();
-    let text = if args.json {
+    let text = if json {
         let mut json = serde_json::to_string_pretty(&report.json())?;
         json.push('\n');
         json
