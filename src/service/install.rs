@@ -12,14 +12,60 @@ use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::cli::{InstallArgs, ServiceKind, UninstallArgs};
 use crate::daemon::engine::Removal;
-use crate::daemon::plan;
-use crate::daemon::run;
+use crate::daemon::plan::{self, Selection};
+use crate::daemon::run::{self, Options};
 use crate::files::credfile;
 use crate::files::fsio;
+use crate::files::paths::Paths;
 
 /// The systemd unit template.
+/// Which service manager ssofresh is installed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceKind {
+    /// A systemd user unit (Linux).
+    Systemd,
+    /// A launchd agent (macOS).
+    Launchd,
+}
+
+impl ServiceKind {
+    /// The service manager of this system.
+    pub fn native() -> Self {
+        if cfg!(target_os = "macos") {
+            Self::Launchd
+        } else {
+            Self::Systemd
+        }
+    }
+}
+
+/// `ssofresh install`, its options resolved by the command line.
+#[derive(Debug)]
+pub struct Install {
+    /// Print the file and each command, change nothing.
+    pub dry_run: bool,
+    /// The service manager.
+    pub kind: ServiceKind,
+    /// The daemon's options, checked now so that a typo is caught here and not in the log.
+    pub options: Options,
+    /// The daemon's arguments as they go into the service, made absolute against `cwd`.
+    pub argv: Vec<OsString>,
+    /// The folder relative paths were given against.
+    pub cwd: PathBuf,
+}
+
+/// `ssofresh uninstall`, its options resolved by the command line.
+#[derive(Debug)]
+pub struct Uninstall {
+    /// Print each command and file, change nothing.
+    pub dry_run: bool,
+    /// The service manager.
+    pub kind: ServiceKind,
+    /// With `--remove-credentials`: the files and the profiles whose sections go.
+    pub remove_credentials: Option<(Paths, Selection)>,
+}
+
 pub const UNIT_TEMPLATE: &str = include_str!("../../systemd/ssofresh.service");
 /// The launchd agent template.
 pub const PLIST_TEMPLATE: &str = include_str!("../../launchd/io.github.ssofresh.plist");
@@ -232,13 +278,17 @@ pub fn render_unit(spec: &ServiceSpec) -> anyhow::Result<String> {
             systemd_quote(&format!("{name}={value}"), false)
         ));
     }
-    let mut paths = String::from("ReadWritePaths=%h/.aws\n");
+    let mut paths = String::from("ReadWritePaths=%h/.aws %h/.local/state/ssofresh\n");
     for dir in &spec.write_dirs {
         let dir = systemd_quote(text(dir.as_os_str())?, false);
         paths.push_str(&format!("ReadWritePaths=-{dir}\n"));
     }
     let unit = replace_line(UNIT_TEMPLATE, "ExecStart=%h/.cargo/bin/ssofresh", &exec)?;
-    let mut unit = replace_line(&unit, "ReadWritePaths=%h/.aws", &paths)?;
+    let mut unit = replace_line(
+        &unit,
+        "ReadWritePaths=%h/.aws %h/.local/state/ssofresh",
+        &paths,
+    )?;
     // A private /tmp would hide a credentials file kept in the real one.
     if spec
         .write_dirs
@@ -409,21 +459,36 @@ fn say(out: &mut impl Write, text: &str) {
 }
 
 /// Runs `ssofresh install` and returns its exit status.
-pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
-    let kind = args.service.unwrap_or_else(ServiceKind::native);
+pub fn install(args: Install) -> anyhow::Result<ExitCode> {
+    let Install {
+        dry_run,
+        kind,
+        options,
+        argv,
+        cwd,
+    } = args;
     let home = home()?;
-    let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    // The options must work: a typo is caught now, not in the service's log.
-    let options = args.daemon.resolve()?;
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .context("cannot find the path of the ssofresh binary")?;
     let (env, left_out) = carried_env(|k| std::env::var(k).ok(), &cwd);
     let spec = ServiceSpec {
-        write_dirs: write_dirs(&home, &cwd.join(&options.paths.credentials)),
+        write_dirs: {
+            let mut dirs = write_dirs(&home, &cwd.join(&options.paths.credentials));
+            // The state file's folder, when XDG_STATE_HOME moves it from the unit's
+            // ~/.local/state/ssofresh: made now (ReadWritePaths opens only what exists).
+            let state = crate::files::paths::state_dir(|k| std::env::var(k).ok())?;
+            if state != home.join(".local/state/ssofresh") {
+                if !dry_run {
+                    fsio::create_private_dir(&state)?;
+                }
+                dirs.push(state);
+            }
+            dirs
+        },
         home: home.clone(),
         exe,
-        args: args.daemon_argv(&cwd),
+        args: argv,
         env,
     };
     let content = match kind {
@@ -443,7 +508,7 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
             spec.exe.display()
         );
     }
-    if args.dry_run {
+    if dry_run {
         say(
             &mut out,
             &format!(
@@ -570,8 +635,8 @@ fn uninstall_commands(kind: ServiceKind) -> Vec<Cmd> {
 }
 
 /// Runs `ssofresh uninstall` and returns its exit status.
-pub fn uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
-    let kind = args.service.unwrap_or_else(ServiceKind::native);
+pub fn uninstall(args: Uninstall) -> anyhow::Result<ExitCode> {
+    let kind = args.kind;
     let home = home()?;
     let path = service_path(kind, &home);
     let installed = path.exists();
@@ -610,8 +675,8 @@ pub fn uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
             &format!("ssofresh: stopped, disabled and removed {}", path.display()),
         );
     }
-    if args.remove_credentials {
-        remove_credentials(args, &mut out)?;
+    if let Some((paths, selection)) = &args.remove_credentials {
+        remove_credentials(paths, selection, args.dry_run, &mut out)?;
     } else {
         say(
             &mut out,
@@ -625,16 +690,19 @@ pub fn uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
 /// `--remove-credentials`: takes out of the credentials file the keys of the sections of the
 /// selected SSO profiles that hold session credentials (an access key id with a session
 /// token): what ssofresh writes. Long-term keys, other keys and comments stay.
-fn remove_credentials(args: &UninstallArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let paths = args.files.paths()?;
+fn remove_credentials(
+    paths: &Paths,
+    selection: &Selection,
+    dry_run: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     // A daemon still running (started by hand) would put the sections back at once.
     drop(
         fsio::hold_instance_lock(&paths.credentials)
             .map_err(|e| anyhow::anyhow!("{e}; the credentials were not touched"))?,
     );
-    let selection = args.select.selection()?;
     let profiles = run::load_profiles(&paths.config, paths.config_named)?;
-    let (targets, _) = plan::select(&profiles, &selection);
+    let (targets, _) = plan::select(&profiles, selection);
     let text = fsio::read_text(&paths.credentials)?.unwrap_or_default();
     let removals: Vec<Removal> = targets
         .iter()
@@ -657,7 +725,7 @@ fn remove_credentials(args: &UninstallArgs, out: &mut impl Write) -> anyhow::Res
         );
         return Ok(());
     }
-    let done = if args.dry_run {
+    let done = if dry_run {
         "would remove"
     } else {
         run::write_credentials(&paths.credentials, &[], &removals)?;
@@ -755,7 +823,9 @@ mod tests {
             "\nExecStart=\"/opt/ssofresh <1>/ssofresh\" --profile \"dev-*\"\n\
              Environment=\"RUST_LOG=info,x=\\\"y\\\"\"\n"
         ));
-        assert!(unit.contains("\nReadWritePaths=%h/.aws\nReadWritePaths=-/data/aws\n"));
+        assert!(unit.contains(
+            "\nReadWritePaths=%h/.aws %h/.local/state/ssofresh\nReadWritePaths=-/data/aws\n"
+        ));
         assert!(unit.contains("\nPrivateTmp=yes\n"));
         for line in UNIT_TEMPLATE.lines() {
             if !line.starts_with("ExecStart=") {

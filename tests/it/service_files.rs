@@ -222,11 +222,11 @@ fn systemd_unit_has_the_shape_and_directives() {
     assert_eq!(one("Restart"), "on-failure");
     assert!(values.contains_key("RestartSec"), "RestartSec is set");
     assert_eq!(one("ProtectSystem"), "strict");
-    assert_eq!(one("ReadWritePaths"), "%h/.aws");
+    assert_eq!(one("ReadWritePaths"), "%h/.aws %h/.local/state/ssofresh");
     assert_eq!(
         one("ExecStartPre"),
-        "+mkdir -p -m 0700 %h/.aws",
-        "~/.aws exists before ReadWritePaths needs it"
+        "+mkdir -p -m 0700 %h/.aws %h/.local/state/ssofresh",
+        "~/.aws and the state folder exist before ReadWritePaths needs them"
     );
     assert_eq!(one("NoNewPrivileges"), "yes");
     assert_eq!(one("PrivateTmp"), "yes");
