@@ -294,8 +294,8 @@ pub enum Renewal {
     Failed(RefreshError),
 }
 
-/// A refreshed session file, ready to be written.
-#[derive(Debug)]
+/// A refreshed session file, ready to be written. Its `Debug` shows the path alone: the
+/// contents hold the keys, the rotated refresh token and the DPoP private key.
 pub struct Ready {
     pub path: PathBuf,
     pub contents: Vec<u8>,
@@ -303,6 +303,14 @@ pub struct Ready {
     pub used: Secret,
     /// The new credentials, as they go to `~/.aws/credentials`.
     pub credentials: crate::files::credfile::RoleCredentials,
+}
+
+impl std::fmt::Debug for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ready")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One renewal of the console session in `path`, the way the SDKs do it and then some:
@@ -349,9 +357,15 @@ pub async fn renew(
             })),
             Err(problem) => failed(format!("{}: {problem}", path.display())),
         },
+        // A refused token may only mean that another refresher (botocore, the CLI) rotated
+        // it first: re-read once before declaring the session over.
         Err(RefreshError::InvalidGrant { detail }) => match read(path) {
             Ok((_, now)) if now.refresh_token != session.refresh_token => Renewal::Changed,
             _ => Renewal::Failed(RefreshError::SessionEnded { detail }),
+        },
+        Err(ended @ RefreshError::SessionEnded { .. }) => match read(path) {
+            Ok((_, now)) if now.refresh_token != session.refresh_token => Renewal::Changed,
+            _ => Renewal::Failed(ended),
         },
         Err(e) => Renewal::Failed(e),
     }
@@ -446,6 +460,29 @@ fn classify_sdk(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// A refreshed session ready to be written prints its path and nothing of its contents
+    /// (keys, rotated refresh token, DPoP private key) nor of the new credentials.
+    #[test]
+    fn ready_debug_shows_no_secret() {
+        let ready = Ready {
+            path: PathBuf::from("/c/session.json"),
+            contents: b"ASORsecret -----BEGIN EC PRIVATE KEY----- sk".to_vec(),
+            used: Secret::new("ASORused"),
+            credentials: crate::files::credfile::RoleCredentials {
+                access_key_id: "ASIAKEYID".into(),
+                secret_access_key: Secret::new("skey"),
+                session_token: Secret::new("stok"),
+                expiration: Utc::now(),
+            },
+        };
+        let alone = format!("{ready:?}");
+        let shown = format!("{alone} {:?}", Renewal::Ready(Box::new(ready)));
+        assert!(shown.contains("/c/session.json"), "{shown}");
+        for secret in ["ASOR", "PRIVATE", "sk", "skey", "stok", "ASIAKEYID"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
 
     /// Every error the facts list lands in its class, keyed on the type and the OAuth2 code.
     #[test]
