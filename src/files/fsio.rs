@@ -355,7 +355,7 @@ pub struct Holder {
 
 /// Whether a daemon holds the instance lock of the credentials file at `path`, without
 /// creating anything. Takes the lock shared for an instant: a daemon starting in that instant
-/// is refused and its service manager starts it again.
+/// waits for it (see `lock_file`).
 pub fn instance_holder(path: &Path) -> Result<Option<Holder>, FsError> {
     let lock_path = instance_lock_path(path);
     let file = match File::open(&lock_path) {
@@ -436,7 +436,16 @@ fn lock_file(lock_path: &Path, path: &Path) -> Result<File, InstanceError> {
             "cannot create the lock file (ssofresh must be able to write in the credentials file's folder; check its owner and permissions)",
             lock_path,
         ))?;
-    match file.try_lock() {
+    // `status` takes the lock shared for an instant: a start in that instant waits it out
+    // (a running daemon holds it for good, so a quarter of a second changes nothing there).
+    let mut attempt = 0;
+    let mut locked = file.try_lock();
+    while matches!(locked, Err(fs::TryLockError::WouldBlock)) && attempt < 10 {
+        attempt += 1;
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        locked = file.try_lock();
+    }
+    match locked {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
             let pid = fs::read_to_string(lock_path)

@@ -100,6 +100,8 @@ pub fn run_hook(cmd: &str, env: &[(&str, String)], limit: Duration) -> Result<()
         .arg(cmd)
         // A group of its own, so that what it started is stopped with it at the limit.
         .process_group(0)
+        // systemd's socket is the daemon's: a hook must not speak for it.
+        .env_remove("NOTIFY_SOCKET")
         .envs(env.iter().map(|(k, v)| (*k, v)))
         .stdin(Stdio::null())
         .spawn()
