@@ -1059,7 +1059,8 @@ fn review_unwritable_credentials_file_is_not_a_call_loop() {
     );
 }
 
-/// REVIEW: SIGTERM while CreateToken hangs ends the process within a second.
+/// REVIEW: SIGTERM while CreateToken hangs ends the process at once: well within the 10 s
+/// call timeout it would otherwise wait out (3 s allowed for a loaded machine).
 #[test]
 fn review_sigterm_with_a_hanging_token_refresh() {
     let home = TestHome::new();
@@ -1075,7 +1076,7 @@ fn review_sigterm_with_a_hanging_token_refresh() {
     });
     wait_written(&d, &home, &portal, &[DEV, PROD], Some("tok-corp"));
     let out = finish(d, &portal, &["tok-corp"]);
-    assert!(out.elapsed < Duration::from_secs(1), "{:?}", out.elapsed);
+    assert!(out.elapsed < Duration::from_secs(3), "{:?}", out.elapsed);
 }
 
 /// REVIEW: a portal that hangs (eight profiles on login `a`) must not stall a profile on
@@ -1111,8 +1112,8 @@ fn review_hanging_portal_does_not_stall_another_login() {
     let log = d.log();
     finish(d, &portal, &["tok-a", "tok-b"]);
     assert!(
-        waited < Duration::from_secs(3),
-        "b written after {waited:?}\n{log}"
+        waited < Duration::from_secs(8),
+        "b written after {waited:?}, as if behind a 10 s timeout\n{log}"
     );
 }
 
