@@ -15,12 +15,14 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::files::fsio::{self, FsError};
 use crate::files::ini::{self, Kind};
 
-/// A file modified less than this long ago may still be being written: it is read only once
-/// it has stayed the same this long.
-pub const SETTLE: Duration = Duration::from_millis(3);
+/// A file is read only once two looks at least this far apart saw it the same (inode, size,
+/// mtime, ctime), unless it is exactly as this process last left it. Two looks, not mtime
+/// against the clock: mtime ticks in 4-10 ms steps on some kernels and can be set by anyone.
+pub const SETTLE: Duration = Duration::from_millis(20);
 
-/// A file that looks cut short is taken as it is only once it has stayed the same this long:
-/// then it is what the user meant, not another program's write in progress.
+/// A file that looks cut short (against the last version seen, or with none: empty, no final
+/// line ending, a line that is no INI line) is taken as it is only once it has stayed the same
+/// this long: then it is what the user meant, not another program's write in progress.
 pub const SUSPECT_QUIET: Duration = Duration::from_millis(1000);
 
 /// How long [`read_settled`] waits for a file that keeps changing before giving up.
@@ -67,8 +69,15 @@ fn last_seen(path: &Path) -> Option<Seen> {
 }
 
 /// Remembers `text` as the last version of `path` seen (call it right after writing it).
+/// The file's stamp is kept only when two stats around a read agree and the read gives back
+/// `text`: if another program already changed it, no stamp is kept, so that its half-written
+/// file is never taken for the one ssofresh left.
 pub fn remember(path: &Path, text: &str) {
-    remember_stamped(path, text, stamp(path).ok().flatten().map(|(s, _)| s));
+    let first = stamp(path).ok().flatten().map(|(s, _)| s);
+    let read = fsio::read_text(path).ok().flatten();
+    let second = stamp(path).ok().flatten().map(|(s, _)| s);
+    let ours = first.is_some() && first == second && read.as_deref() == Some(text);
+    remember_stamped(path, text, if ours { first } else { None });
 }
 
 fn remember_stamped(path: &Path, text: &str, now: Option<Stamp>) {
@@ -78,25 +87,28 @@ fn remember_stamped(path: &Path, text: &str, now: Option<Stamp>) {
         .insert(path.to_owned(), (text.to_owned(), now));
 }
 
-/// Reads the text file at `path` (see [`fsio::read_text`]) once it has settled: not modified
-/// in the last [`SETTLE`] (unless it is as this process last wrote or read it), the same
-/// before and after the read. When `suspect(now, last)` holds against the last version seen,
-/// the file must have been quiet for [`SUSPECT_QUIET`] first. Gives up after [`MAX_WAIT`] of
-/// changes, leaving the file alone.
+/// Reads the text file at `path` (see [`fsio::read_text`]) once it has settled: two stats
+/// [`SETTLE`] apart and one after the read all agree (unless it is exactly as this process
+/// last wrote or read it). When it looks cut short — `suspect(now, last)` against the last
+/// version seen, or with none seen `suspect(now, "")` or empty — it must also have stayed the
+/// same for [`SUSPECT_QUIET`] (by these looks, or by an mtime that long ago). Gives up after
+/// [`MAX_WAIT`] of changes, leaving the file alone.
 pub fn read_settled(path: &Path, suspect: impl Fn(&str, &str) -> bool) -> Result<Settled, FsError> {
     let start = Instant::now();
     let (last, last_stamp) = last_seen(path).unzip();
     let inspect = |e| FsError::new("cannot inspect", path, e);
+    // The stamp seen and when it was first seen, to tell how long the file stayed the same.
+    let mut steady: Option<(Option<Stamp>, Instant)> = None;
     loop {
+        let looked = Instant::now();
         let before = stamp(path).map_err(inspect)?;
-        let as_left = before.is_some() && before.map(|(s, _)| s) == last_stamp.flatten();
-        let quiet = before.map_or(Duration::MAX, |(_, mtime)| {
-            SystemTime::now()
-                .duration_since(mtime)
-                .unwrap_or(Duration::ZERO)
-        });
-        if quiet < SETTLE && !as_left {
-            // Modified a moment ago (or in the future): it must stay the same for SETTLE.
+        let now_stamp = before.map(|(s, _)| s);
+        let since = match steady {
+            Some((s, at)) if s == now_stamp => at,
+            _ => steady.insert((now_stamp, looked)).1,
+        };
+        let as_left = now_stamp.is_some() && now_stamp == last_stamp.flatten();
+        if !as_left {
             std::thread::sleep(SETTLE);
             if stamp(path).map_err(inspect)? != before {
                 give_up_after(start, path)?;
@@ -108,21 +120,31 @@ pub fn read_settled(path: &Path, suspect: impl Fn(&str, &str) -> bool) -> Result
             give_up_after(start, path)?;
             continue;
         }
-        if let (Some(now), Some(last)) = (&text, &last)
-            && quiet < SUSPECT_QUIET
+        let by_mtime = before.map_or(Duration::MAX, |(_, mtime)| {
+            SystemTime::now()
+                .duration_since(mtime)
+                .unwrap_or(Duration::ZERO)
+        });
+        let held = since.elapsed().max(by_mtime);
+        let looks_cut = |now: &str| match &last {
+            Some(last) => suspect(now, last),
+            None => now.is_empty() || suspect(now, ""),
+        };
+        if let Some(now) = &text
             && !as_left
-            && suspect(now, last)
+            && held < SUSPECT_QUIET
+            && looks_cut(now)
         {
+            // Each round sleeps SETTLE above: no busy loop.
             give_up_after(start, path)?;
-            std::thread::sleep(SETTLE);
             continue;
         }
         if let Some(text) = &text {
-            remember_stamped(path, text, before.map(|(s, _)| s));
+            remember_stamped(path, text, now_stamp);
         }
         return Ok(Settled {
             text,
-            others_active: !as_left && quiet < SUSPECT_QUIET,
+            others_active: !as_left && held < SUSPECT_QUIET,
         });
     }
 }
@@ -270,5 +292,42 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    /// With no earlier version seen (`--once`, the daemon's first write), an empty file, one
+    /// without a final newline, or one with a line that is no INI line waits SUSPECT_QUIET;
+    /// a whole file is read after SETTLE only.
+    #[test]
+    fn first_read_of_a_suspect_file_waits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text, waits) in [
+            ("empty", "", true),
+            ("no-eol", "[a]\naws_access_key_id = AK", true),
+            ("invalid", "[a]\naws_acc\n[b]\nx = 1\n", true),
+            ("whole", LAST, false),
+        ] {
+            let path = dir.path().join(name);
+            fs::write(&path, text).expect("write");
+            let start = Instant::now();
+            let seen = read_settled(&path, |n, l| credentials_suspect(n, l, &["dev"]));
+            assert_eq!(seen.expect("read").text.as_deref(), Some(text), "{name}");
+            let took = start.elapsed();
+            assert!(took >= SETTLE, "{name}: {took:?}");
+            assert_eq!(took >= SUSPECT_QUIET, waits, "{name}: {took:?}");
+        }
+    }
+
+    /// The stamp is kept only when the file still holds what ssofresh wrote: a file another
+    /// program changed right after the write is never taken as "as left".
+    #[test]
+    fn remembers_stamp_only_of_own_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("credentials");
+        fs::write(&path, LAST).expect("write");
+        remember(&path, LAST);
+        assert!(last_seen(&path).and_then(|(_, s)| s).is_some());
+        fs::write(&path, "# mine\n").expect("write");
+        remember(&path, LAST);
+        assert_eq!(last_seen(&path), Some((LAST.to_owned(), None)));
     }
 }
