@@ -13,7 +13,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -256,6 +256,16 @@ fn prepare(path: &Path, contents: &[u8]) -> Result<(PathBuf, Option<u32>, Scratc
     create_private_dir(&dir)?;
     scratch::sweep(&dir);
     let old_mode = match fs::metadata(&target) {
+        Ok(meta) if meta.uid() != rustix::process::geteuid().as_raw() => {
+            // Replacing it would hand another user's file (e.g. root's after `sudo aws
+            // configure`) to this one: refuse, and say how to give it back.
+            return Err(write_err(&target)(io::Error::other(format!(
+                "it belongs to another user (uid {}); give it back with `sudo chown {}: {}`",
+                meta.uid(),
+                rustix::process::geteuid().as_raw(),
+                target.display()
+            ))));
+        }
         Ok(meta) => Some(meta.permissions().mode() & 0o7777),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(fs_err("cannot inspect", &target)(e)),
@@ -403,10 +413,7 @@ pub fn hold_instance_lock(path: &Path) -> Result<InstanceLock, InstanceError> {
     // on a file just removed, so it counts only if the name still leads to the locked file.
     let mut file = loop {
         let file = lock_file(&lock_path, path)?;
-        let same = |a: &fs::Metadata, b: &fs::Metadata| {
-            use std::os::unix::fs::MetadataExt;
-            a.dev() == b.dev() && a.ino() == b.ino()
-        };
+        let same = |a: &fs::Metadata, b: &fs::Metadata| a.dev() == b.dev() && a.ino() == b.ino();
         match (file.metadata(), fs::metadata(&lock_path)) {
             (Ok(held), Ok(named)) if same(&held, &named) => break file,
             (Err(e), _) => return Err(fs_err("cannot inspect", &lock_path)(e).into()),

@@ -203,3 +203,33 @@ fn file_of_another_user() {
     assert_eq!(home.read_credentials(), USER_HEAD);
     assert_eq!(stray_temps(&home.aws_dir()), Vec::<String>::new());
 }
+
+/// A credentials file that belongs to another user but is readable (root's, 0644, after
+/// `sudo aws configure`; here `nobody`'s, with ssofresh as root) is not taken over: the error
+/// names it, says whose it is and that it was left unchanged; owner, mode and bytes stay.
+#[test]
+fn readable_file_of_another_user_is_not_taken_over() {
+    if !root() {
+        eprintln!("skipped: needs root to give the file to another user");
+        return;
+    }
+    let (home, portal) = many_profiles_home(3, Duration::from_secs(3600));
+    let path = home.credentials_path();
+    chown(&path, Some(NOBODY), Some(NOBODY)).expect("chown");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mut cmd = ssofresh(&home, &portal);
+    cmd.arg("--once");
+    let out = run(cmd);
+    out.assert_status(1);
+    assert_names_the_file(&out.stderr, &home);
+    assert!(
+        out.stderr.contains(&format!("another user (uid {NOBODY})")),
+        "{}",
+        out.stderr
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&path).expect("meta").uid(), NOBODY);
+    assert_eq!(mode(&path), 0o644);
+    assert_eq!(home.read_credentials(), USER_HEAD);
+    assert_eq!(stray_temps(&home.aws_dir()), Vec::<String>::new());
+}
