@@ -187,13 +187,16 @@ fn edit_and_replace(
     let start = std::time::Instant::now();
     let mut done: Option<Wrote> = None;
     while start.elapsed() < WRITE_PATIENCE {
-        let settled = guard::read_settled(path, |now, last| {
+        let settled = match guard::read_settled(path, |now, last| {
             guard::credentials_suspect(now, last, &own)
-        })?;
+        }) {
+            Ok(settled) => settled,
+            Err(e) => return wrote_anyway(path, done, e.into()),
+        };
         let old = settled.text;
         let old_text = old.as_deref().unwrap_or("");
         if old_text.starts_with('\u{feff}') {
-            return Err(Fatal::ByteOrderMark(path.to_owned()));
+            return wrote_anyway(path, done, Fatal::ByteOrderMark(path.to_owned()));
         }
         let mut edit = credfile::apply(old_text, updates);
         if !removals.is_empty() {
@@ -203,10 +206,10 @@ fn edit_and_replace(
                 debug!(section, "not removed: {why}");
             }
         }
-        if let Some(done) = done.take() {
-            if edit.text == old_text {
-                return Ok(done);
-            }
+        if let Some(done) = done.take_if(|_| edit.text == old_text) {
+            return Ok(done);
+        }
+        if done.is_some() {
             debug!(path = %path.display(), "another program wrote back an older copy; writing again");
         }
         if edit.text == old_text {
@@ -228,9 +231,10 @@ fn edit_and_replace(
         } else {
             fsio::LATE_WRITES
         };
-        let written = match fsio::replace_watching(path, edit.text.as_bytes(), expected, late)? {
-            Replaced::Written(written) => written,
-            Replaced::Changed => {
+        let written = match fsio::replace_watching(path, edit.text.as_bytes(), expected, late) {
+            Err(e) => return wrote_anyway(path, done, e.into()),
+            Ok(Replaced::Written(written)) => written,
+            Ok(Replaced::Changed) => {
                 debug!(path = %path.display(), "another program wrote the file meanwhile; redoing the edit");
                 std::thread::sleep(std::time::Duration::from_millis(fastrand::u64(1..=8)));
                 continue;
@@ -260,6 +264,18 @@ fn edit_and_replace(
         done = Some(wrote);
     }
     done.ok_or_else(|| Fatal::Busy(path.to_owned()))
+}
+
+/// `error`, unless a write already succeeded (`done`): then the error came from looking
+/// again after it, the file was written, and the write is what to report.
+fn wrote_anyway(path: &Path, done: Option<Wrote>, error: Fatal) -> Result<Wrote, Fatal> {
+    match done {
+        Some(done) => {
+            debug!(path = %path.display(), "written; looking again afterwards failed: {error}");
+            Ok(done)
+        }
+        None => Err(error),
+    }
 }
 
 /// Reads a login's token file and says what it holds.
