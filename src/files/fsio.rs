@@ -176,14 +176,12 @@ pub fn replace_watching(
                 undone = !holds_expected(&tmp);
             }
             if undone {
-                // Put the other program's file back (ours, then at `tmp`, goes with the
-                // scratch), unless a program renamed a newer file over ours meanwhile.
-                if fs::read(&target).is_ok_and(|now| now == contents) {
-                    swap_in(&tmp, &target, true);
-                }
+                undo_exchange(&tmp, &target, contents, scratch);
                 return Ok(Replaced::Changed);
             }
-            // `tmp` (the old file) is removed when the scratch is dropped.
+            // `tmp` names the old file, secrets and all: remove it now, so that finish()'s
+            // folder fsync makes its removal durable too.
+            drop(scratch);
         }
         Swap::Moved => scratch.consumed(),
         Swap::Refused => return Ok(Replaced::Changed),
@@ -194,6 +192,29 @@ pub fn replace_watching(
         Swap::Failed(e) => return Err(write_err(&target)(e)),
     }
     Ok(Replaced::Written(finish(target, old_mode)))
+}
+
+/// Puts the other program's file, at `tmp` after the exchange, back at `target`, and removes
+/// ours. When a program renamed a newer file over ours meanwhile, or swapping back fails,
+/// `tmp` holds another program's file: it is never removed, but moved back to `target` if
+/// that is gone, else kept where it is with a warning (naming the files, never the contents).
+fn undo_exchange(tmp: &Path, target: &Path, contents: &[u8], mut scratch: Scratch) {
+    let ours = |p: &Path| fs::read(p).is_ok_and(|now| now == contents);
+    if ours(target) {
+        swap_in(tmp, target, true);
+    }
+    if ours(tmp) {
+        return; // Dropping the scratch removes it.
+    }
+    scratch.keep();
+    if !matches!(swap_in(tmp, target, false), Swap::Moved) {
+        tracing::warn!(
+            "another program wrote {} while ssofresh replaced it; the copy it had written \
+             before is kept at {}: compare the two and remove it",
+            target.display(),
+            tmp.display()
+        );
+    }
 }
 
 /// How an exchange went.

@@ -86,6 +86,11 @@ impl Scratch {
     pub fn consumed(mut self) {
         self.name = None;
     }
+
+    /// Its name now holds a file that is not ours (another program's): never remove it.
+    pub fn keep(&mut self) {
+        self.name = None;
+    }
 }
 
 impl Drop for Scratch {
