@@ -2,12 +2,13 @@
 //! copy of a secret: on Linux an unnamed `O_TMPFILE` in the target's folder, given a name only
 //! just before the rename; elsewhere, or where the file system refuses `O_TMPFILE`, a named
 //! file `.NAME.ssofresh-PID-XXXXXXXX.tmp`. [`sweep`] removes such named files left by ssofresh
-//! processes that are no longer running (ours alone: by that pattern and a dead pid).
+//! processes that are no longer running, or older than 10 minutes (ours alone: by that pattern).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The mode of every temp file (and so of every file ssofresh writes).
 const PRIVATE: u32 = 0o600;
@@ -38,19 +39,11 @@ impl Scratch {
                 planned,
             });
         }
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(PRIVATE)
-            .open(&planned)?;
-        let mut scratch = Scratch {
-            file,
+        Ok(Scratch {
+            file: new_named(&planned)?,
             name: Some(planned.clone()),
             planned,
-        };
-        // The umask may have narrowed the mode further; make it exactly 0600.
-        scratch.private()?;
-        Ok(scratch)
+        })
     }
 
     /// True while the file has no name (an `O_TMPFILE`).
@@ -77,9 +70,28 @@ impl Scratch {
         if let Some(name) = &self.name {
             return Ok(name.clone());
         }
-        link_in(&self.file, &self.planned)?;
+        if link_in(&self.file, &self.planned).is_err() {
+            // No /proc and no CAP_DAC_READ_SEARCH: copy the contents into a named file.
+            self.file = self.named_copy()?;
+        }
         self.name = Some(self.planned.clone());
         Ok(self.planned.clone())
+    }
+
+    /// A named private file at the planned name holding this file's contents, flushed.
+    fn named_copy(&mut self) -> io::Result<File> {
+        use std::io::{Seek, SeekFrom};
+        let mut named = new_named(&self.planned)?;
+        let copied = (|| {
+            self.file.seek(SeekFrom::Start(0))?;
+            io::copy(&mut self.file, &mut named)?;
+            named.sync_all()
+        })();
+        if let Err(e) = copied {
+            let _ = fs::remove_file(&self.planned);
+            return Err(e);
+        }
+        Ok(named)
     }
 
     /// The file was renamed away (it is the target now): nothing to remove on drop.
@@ -101,6 +113,21 @@ impl Drop for Scratch {
     }
 }
 
+/// A new named file at `path`, exactly 0600 whatever the umask, open for reading and writing.
+fn new_named(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE)
+        .open(path)?;
+    if let Err(e) = file.set_permissions(fs::Permissions::from_mode(PRIVATE)) {
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(file)
+}
+
 /// An unnamed `O_TMPFILE` in `dir`, where the kernel and file system allow it.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn unnamed(dir: &Path) -> Option<File> {
@@ -108,7 +135,7 @@ fn unnamed(dir: &Path) -> Option<File> {
     let fd = openat(
         CWD,
         dir,
-        OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
         Mode::from_raw_mode(PRIVATE),
     )
     .ok()?;
@@ -172,9 +199,13 @@ fn alive(pid: u32) -> bool {
     )
 }
 
-/// Removes the temp files in `dir` that ssofresh processes no longer running left behind
-/// (named `.NAME.ssofresh-PID-XXXXXXXX.tmp`, PID not this process and not alive). Returns how
-/// many it removed. A missing or unreadable folder has none.
+/// A temp file older than this is stranded whatever its pid says: no write takes this long,
+/// and the pid may have been reused or belong to another pid namespace.
+pub const STALE_AFTER: Duration = Duration::from_secs(600);
+
+/// Removes the temp files in `dir` that ssofresh processes left behind (named
+/// `.NAME.ssofresh-PID-XXXXXXXX.tmp`): those whose PID is not this process and not alive, and
+/// those older than [`STALE_AFTER`] whatever their PID. Returns how many it removed. A missing or unreadable folder has none.
 pub fn sweep(dir: &Path) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
@@ -187,7 +218,11 @@ pub fn sweep(dir: &Path) -> usize {
             continue;
         };
         let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-        if pid == me || !is_file || alive(pid) {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_AFTER));
+        if !is_file || (!stale && (pid == me || alive(pid))) {
             continue;
         }
         if fs::remove_file(entry.path()).is_ok() {
@@ -247,6 +282,44 @@ mod tests {
             assert!(dir.path().join(name).exists(), "{name} kept");
         }
         assert!(!dir.path().join(&gone).exists());
+    }
+
+    /// A temp file of a live pid is kept while young, removed once older than STALE_AFTER
+    /// (the pid was reused, or lives in another pid namespace).
+    #[test]
+    fn sweep_removes_old_ones_of_live_pids() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let young = dir.path().join(".credentials.ssofresh-1-0000000b.tmp");
+        let old = dir.path().join(".credentials.ssofresh-1-0000000c.tmp");
+        for p in [&young, &old] {
+            fs::write(p, "secret").expect("write");
+        }
+        let then = std::time::SystemTime::now() - STALE_AFTER - Duration::from_secs(1);
+        File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(then))
+            .expect("set mtime");
+        assert_eq!(sweep(dir.path()), 1);
+        assert!(young.exists() && !old.exists());
+    }
+
+    /// When linking the unnamed file in fails (no /proc, no CAP_DAC_READ_SEARCH), its
+    /// contents go to a named file instead: the same bytes, 0600, removed on drop.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn named_copy_when_link_fails() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Scratch::create(dir.path(), "credentials").expect("create");
+        assert!(s.is_unnamed());
+        s.fill(b"secret").expect("fill");
+        s.file = s.named_copy().expect("copy");
+        s.name = Some(s.planned.clone());
+        assert_eq!(fs::read(&s.planned).expect("read"), b"secret");
+        let mode = fs::metadata(&s.planned).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        drop(s);
+        assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 0);
     }
 
     /// A scratch file dropped unconsumed leaves nothing, named or not; one named and consumed
