@@ -194,8 +194,9 @@ fn once_killed_at_random_moments() {
 }
 
 /// SIGKILL at random moments of a daemon refreshing an SSO token (10 kills; 100 under
-/// STRESS): the token file is always the old one or the new one, whole JSON with the fields
-/// botocore needs, and the cache folder holds no temp file after the next start.
+/// STRESS; every other one just after the new token file appeared): the token file is always
+/// the old one or the new one, whole JSON with the fields botocore needs, at least one kill
+/// found the new one, and the cache folder holds no temp file after the next start.
 #[test]
 fn daemon_killed_during_token_refresh() {
     let kills = if stress() { 100 } else { 10 };
@@ -215,7 +216,19 @@ fn daemon_killed_during_token_refresh() {
         );
         let before = fs::read(&token_path).expect("token");
         let child = spawn_quiet(ssofresh(&home, &portal));
-        thread::sleep(Duration::from_millis(fastrand::u64(0..1000)));
+        if k % 2 == 0 {
+            thread::sleep(Duration::from_millis(fastrand::u64(0..1000)));
+        } else {
+            // Every other kill lands once the refresh has begun: just after the new token
+            // file appeared, while the daemon goes on to write the credentials.
+            let until = std::time::Instant::now() + Duration::from_secs(10);
+            while fs::read(&token_path).is_ok_and(|now| now == before)
+                && std::time::Instant::now() < until
+            {
+                thread::sleep(Duration::from_millis(1));
+            }
+            thread::sleep(Duration::from_millis(fastrand::u64(0..20)));
+        }
         kill(child);
         let after = fs::read(&token_path).expect("token file still there");
         if after != before {
@@ -233,6 +246,10 @@ fn daemon_killed_during_token_refresh() {
     }
     once_clean(&home, &portal, "the run after the kills");
     assert_eq!(stray_temps(&cache), Vec::<String>::new(), "temp files left");
+    assert!(
+        refreshed > 0,
+        "no kill landed after a refresh: the test saw none"
+    );
     eprintln!(
         "{kills} kills of a daemon refreshing its token: {refreshed} after the new file was in \
          place, {stranded} temp file(s) seen right after a kill, 0 after the next start"
