@@ -226,7 +226,9 @@ fn edit_and_replace(
             });
         }
         let expected = old.as_deref().map(str::as_bytes);
-        let late = if settled.others_active {
+        let late = if settled.appended {
+            fsio::LATE_WRITES_APPEND
+        } else if settled.others_active {
             fsio::LATE_WRITES_BUSY
         } else {
             fsio::LATE_WRITES

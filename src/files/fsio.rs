@@ -30,6 +30,10 @@ pub const LATE_WRITES: Duration = Duration::from_millis(3);
 /// a program descheduled between its `open` and its `write` on a loaded machine.
 pub const LATE_WRITES_BUSY: Duration = Duration::from_millis(15);
 
+/// The same watch when another program was seen appending to the file: appenders open it
+/// afresh for each write, and one descheduled on a loaded machine writes late.
+pub const LATE_WRITES_APPEND: Duration = Duration::from_millis(60);
+
 /// A file-system operation that failed, with the path it concerns.
 #[derive(Debug, thiserror::Error)]
 #[error(

@@ -139,12 +139,20 @@ pub fn read_settled(path: &Path, suspect: impl Fn(&str, &str) -> bool) -> Result
             give_up_after(start, path)?;
             continue;
         }
+        // Grew in place from the last version seen: another program appends to it.
+        let appended = match (now_stamp, last_stamp.flatten(), &text, &last) {
+            (Some(now), Some(then), Some(t), Some(l)) => {
+                now.ino == then.ino && now.size > then.size && t.starts_with(l.as_str())
+            }
+            _ => false,
+        };
         if let Some(text) = &text {
             remember_stamped(path, text, now_stamp);
         }
         return Ok(Settled {
             text,
             others_active: !as_left && held < SUSPECT_QUIET,
+            appended,
         });
     }
 }
@@ -157,6 +165,9 @@ pub struct Settled {
     /// Another program changed it in the last [`SUSPECT_QUIET`]: it may be at work still, and
     /// may write back an older copy over the write about to be made.
     pub others_active: bool,
+    /// Another program appended to it (same file, grown, the last version seen its start):
+    /// an appender may have opened it before the next write and write into the old file.
+    pub appended: bool,
 }
 
 fn give_up_after(start: Instant, path: &Path) -> Result<(), FsError> {
