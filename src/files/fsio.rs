@@ -579,6 +579,52 @@ pub fn create_private_dir(dir: &Path) -> Result<(), FsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Undoing an exchange removes only ssofresh's own file: with ours at the target it swaps
+    /// back and removes ours; with a newer file renamed over ours, the other program's copy
+    /// at the temp name is kept; with the target gone, that copy is put back.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn undo_exchange_keeps_other_programs_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("credentials");
+        let setup = |at_target: Option<&str>| {
+            let mut scratch = Scratch::create(dir.path(), "credentials").expect("create");
+            scratch.fill(b"other").expect("fill");
+            let tmp = scratch.name().expect("name");
+            match at_target {
+                Some(text) => fs::write(&target, text).expect("write"),
+                None => {
+                    let _ = fs::remove_file(&target);
+                }
+            }
+            (scratch, tmp)
+        };
+        let names = || {
+            let mut n: Vec<String> = fs::read_dir(dir.path())
+                .expect("ls")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            n.sort();
+            n
+        };
+        // Ours at the target: swapped back, ours removed, theirs in place.
+        let (scratch, tmp) = setup(Some("ours"));
+        undo_exchange(&tmp, &target, b"ours", scratch);
+        assert_eq!(fs::read(&target).expect("read"), b"other");
+        assert_eq!(names(), ["credentials"]);
+        // A newer file renamed over ours: the older copy is kept, not removed.
+        let (scratch, tmp) = setup(Some("newer"));
+        undo_exchange(&tmp, &target, b"ours", scratch);
+        assert_eq!(fs::read(&target).expect("read"), b"newer");
+        assert_eq!(fs::read(&tmp).expect("kept"), b"other");
+        fs::remove_file(&tmp).expect("rm");
+        // The target gone: the copy is put back.
+        let (scratch, tmp) = setup(None);
+        undo_exchange(&tmp, &target, b"ours", scratch);
+        assert_eq!(fs::read(&target).expect("read"), b"other");
+        assert_eq!(names(), ["credentials"]);
+    }
     use std::os::unix::fs::symlink;
 
     fn mode(path: &Path) -> u32 {
