@@ -3,7 +3,8 @@
 //! hold the settings the README promises, and match the README's install steps.
 //!
 //! The plist is parsed by Python's plistlib (the interpreter of the reader tests); the unit by a
-//! small INI check, and by `systemd-analyze --user verify` where systemd-analyze is installed.
+//! small INI check, and by `systemd-analyze --user verify` where systemd-analyze is installed
+//! (always under `CI`: see [`systemd_verify`]).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -243,7 +244,8 @@ fn systemd_unit_has_the_shape_and_directives() {
 
 /// Runs `systemd-analyze --user verify` on `unit` (a unit file's text) in a temporary HOME where
 /// `~/.cargo/bin/ssofresh` is the binary under test: (success, stderr), or `None` when
-/// systemd-analyze is not installed.
+/// systemd-analyze is not installed. With `CI` set a missing systemd-analyze fails the test
+/// instead, so that CI cannot pass without the check.
 pub(crate) fn systemd_verify(unit: &str) -> Option<(bool, String)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("home");
@@ -271,7 +273,14 @@ pub(crate) fn systemd_verify(unit: &str) -> Option<(bool, String)> {
             out.status.success(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )),
-        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "systemd-analyze is not installed, and CI is set: in CI the unit must be \
+                 verified (install systemd; .ci/run does when it runs as root)"
+            );
+            None
+        }
         Err(e) => panic!("cannot run systemd-analyze: {e}"),
     }
 }
