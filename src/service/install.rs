@@ -468,6 +468,7 @@ pub fn install(args: Install) -> anyhow::Result<ExitCode> {
         cwd,
     } = args;
     let home = home()?;
+    check_selection(&options, &cwd)?;
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .context("cannot find the path of the ssofresh binary")?;
@@ -573,6 +574,39 @@ pub fn install(args: Install) -> anyhow::Result<ExitCode> {
     };
     say(&mut out, &format!("ssofresh: {started}; {how}"));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks the daemon's `--profile` choices against the config file now, so that a name or a
+/// glob that matches nothing fails here (nothing written) and not later in the service's log.
+/// Without a config file (installed before `aws configure sso`) there is nothing to check
+/// against: a note says so.
+fn check_selection(options: &Options, cwd: &Path) -> anyhow::Result<()> {
+    let config = cwd.join(&options.paths.config);
+    if !config.exists() {
+        if !options.selection.selectors.is_empty() {
+            eprintln!(
+                "ssofresh: note: {} does not exist yet, so the --profile choices are checked \
+                 when the service starts (after `aws configure sso`)",
+                config.display()
+            );
+        }
+        return Ok(());
+    }
+    let profiles = run::load_profiles(&config, options.paths.config_named)?;
+    let (_, outcomes) = plan::select(&profiles, &options.selection);
+    let unmatched: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, outcome)| matches!(outcome, plan::Outcome::NotFound { .. }))
+        .map(|(name, outcome)| format!("--profile {name}: {}", outcome.message()))
+        .collect();
+    if !unmatched.is_empty() {
+        bail!(
+            "{} in {}; nothing was installed",
+            unmatched.join("; "),
+            config.display()
+        );
+    }
+    Ok(())
 }
 
 /// Whether the service is running (systemd) or loaded (launchd) now.

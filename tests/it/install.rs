@@ -448,3 +448,44 @@ fn remove_credentials_refused_while_a_daemon_runs() {
     assert_eq!(home.read_credentials(), written);
     d.stop().assert_success();
 }
+
+/// `install` fails at once, writing nothing, on a `--profile` glob or name that matches no SSO
+/// profile of the config file, and names the profiles there; before `aws configure sso` (no
+/// config file) it only notes that the choice is checked when the service starts.
+#[test]
+fn install_checks_the_profile_choice_now() {
+    let setup = Setup::new();
+    let out = setup.run(&["install", "--dry-run", "--profile", "dev-*"]);
+    out.assert_success();
+    assert!(out.stderr.contains("does not exist yet"), "{out}");
+    let home = &setup.home;
+    home.write_config(
+        "[profile prod]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\n\
+         [sso-session corp]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n",
+    );
+    let before = setup.files();
+    for dry in [true, false] {
+        let mut args = vec!["install", "--profile", "dev-*"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = setup.run(&args);
+        out.assert_status(1);
+        assert!(
+            out.stderr
+                .contains("--profile dev-*: this --profile glob matches no SSO profile"),
+            "{out}"
+        );
+        assert!(out.stderr.contains("its SSO profiles: prod"), "{out}");
+        assert!(out.stderr.contains("nothing was installed"), "{out}");
+        assert_eq!(setup.files(), before, "nothing written");
+        assert!(
+            setup.calls().is_empty(),
+            "no command run: {:?}",
+            setup.calls()
+        );
+    }
+    setup
+        .run(&["install", "--dry-run", "--profile", "prod"])
+        .assert_success();
+}
