@@ -730,11 +730,32 @@ fn remove_credentials(
     dry_run: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    // A daemon still running (started by hand) would put the sections back at once.
-    drop(
-        fsio::hold_instance_lock(&paths.credentials)
-            .map_err(|e| anyhow::anyhow!("{e}; the credentials were not touched"))?,
-    );
+    // A daemon still running (started by hand) would put the sections back at once: the
+    // real run holds the instance lock until the file is written, so none starts in between.
+    // A dry run takes nothing and creates nothing; it only says what the real run would meet
+    // (it stops the service first, and refuses if a daemon still runs after that).
+    let _lock = if dry_run {
+        if let Some(holder) = fsio::instance_holder(&paths.credentials)? {
+            say(
+                out,
+                &format!(
+                    "# a daemon{} keeps {} now: the real run stops the service first, and \
+                     touches nothing if a daemon still runs after that (one started by hand)",
+                    holder
+                        .pid
+                        .map(|p| format!(" (pid {p})"))
+                        .unwrap_or_default(),
+                    paths.credentials.display()
+                ),
+            );
+        }
+        None
+    } else {
+        Some(
+            fsio::hold_instance_lock(&paths.credentials)
+                .map_err(|e| anyhow::anyhow!("{e}; the credentials were not touched"))?,
+        )
+    };
     let profiles = run::load_profiles(&paths.config, paths.config_named)?;
     let (targets, _) = plan::select(&profiles, selection);
     let text = fsio::read_text(&paths.credentials)?.unwrap_or_default();

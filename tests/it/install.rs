@@ -423,7 +423,9 @@ fn uninstall_removes_only_written_sections() {
 }
 
 /// `uninstall --remove-credentials` refuses while a daemon (started by hand) keeps the
-/// credentials file, since it would put the sections back; the file is not touched.
+/// credentials file, since it would put the sections back; the file is not touched. Its
+/// `--dry-run` meanwhile takes no lock and writes nothing: it exits 0, notes the daemon, and
+/// leaves the folder as it was.
 #[test]
 fn remove_credentials_refused_while_a_daemon_runs() {
     let setup = Setup::new();
@@ -441,6 +443,21 @@ fn remove_credentials_refused_while_a_daemon_runs() {
         std::time::Duration::from_secs(10),
         || fs::read_to_string(&pid_file).is_ok_and(|p| p.trim() == d.pid().to_string()),
     );
+    let aws_files = || {
+        let mut files = setup.files();
+        files.retain(|f| f.starts_with(".aws"));
+        files
+    };
+    let before = aws_files();
+    let out = setup.run(&["uninstall", "--dry-run", "--remove-credentials"]);
+    out.assert_success();
+    assert!(
+        out.stdout
+            .contains(&format!("a daemon (pid {}) keeps", d.pid())),
+        "{out}"
+    );
+    assert_eq!(aws_files(), before, "a dry run writes nothing");
+    assert_eq!(home.read_credentials(), written);
     let out = setup.run(&["uninstall", "--remove-credentials"]);
     out.assert_status(1);
     assert!(out.stderr.contains("already keeping"), "{out}");
