@@ -17,7 +17,8 @@ use crate::daemon::plan::{self, Selection};
 use crate::daemon::run::{self, Options};
 use crate::files::credfile;
 use crate::files::fsio;
-use crate::files::paths::Paths;
+use crate::files::paths::{self, Paths};
+use crate::service::state::StateFile;
 
 /// The systemd unit template.
 /// Which service manager ssofresh is installed for.
@@ -722,8 +723,10 @@ pub fn uninstall(args: Uninstall) -> anyhow::Result<ExitCode> {
 }
 
 /// `--remove-credentials`: takes out of the credentials file the keys of the sections of the
-/// selected SSO profiles that hold session credentials (an access key id with a session
-/// token): what ssofresh writes. Long-term keys, other keys and comments stay.
+/// selected SSO profiles that ssofresh wrote: those the daemon's state file records, while
+/// they still hold the key it wrote; without a state file, those holding session credentials
+/// as ssofresh writes them (a session key id, token and expiry). Long-term keys, other keys
+/// and comments stay.
 fn remove_credentials(
     paths: &Paths,
     selection: &Selection,
@@ -759,15 +762,53 @@ fn remove_credentials(
     let profiles = run::load_profiles(&paths.config, paths.config_named)?;
     let (targets, _) = plan::select(&profiles, selection);
     let text = fsio::read_text(&paths.credentials)?.unwrap_or_default();
-    let removals: Vec<Removal> = targets
-        .iter()
-        .filter_map(|t| {
-            credfile::session_key_id(&text, &t.section).map(|access_key_id| Removal {
-                section: t.section.clone(),
-                access_key_id,
-            })
-        })
-        .collect();
+    let state_file = paths::state_file(
+        &paths::state_dir(|k| std::env::var(k).ok())?,
+        &paths.credentials,
+    );
+    let removals: Vec<Removal> = match StateFile::read(&state_file) {
+        // The daemon's record: only the sections it wrote that still hold the key it wrote.
+        Some(state) => {
+            say(
+                out,
+                &format!(
+                    "ssofresh: the sections ssofresh wrote are taken from its record in {}",
+                    state_file.display()
+                ),
+            );
+            state
+                .restore(&text)
+                .into_iter()
+                .filter(|(_, section, _)| targets.iter().any(|t| &t.section == section))
+                .map(|(_, section, access_key_id)| Removal {
+                    section,
+                    access_key_id,
+                })
+                .collect()
+        }
+        // No record (never run as a daemon, or the state folder was cleared): the sections
+        // shaped as ssofresh writes them.
+        None => {
+            say(
+                out,
+                &format!(
+                    "ssofresh: no record of what ssofresh wrote ({} is missing or unreadable): taking the \
+                     sections of the selected SSO profiles that hold session credentials with \
+                     an expiry, as ssofresh writes them",
+                    state_file.display()
+                ),
+            );
+            targets
+                .iter()
+                .filter_map(|t| {
+                    credfile::session_key_id(&text, &t.section).map(|access_key_id| Removal {
+                        section: t.section.clone(),
+                        access_key_id,
+                    })
+                })
+                .collect()
+        }
+    };
     let sections: Vec<String> = removals
         .iter()
         .map(|r| format!("[{}]", r.section))

@@ -400,6 +400,10 @@ fn uninstall_removes_only_written_sections() {
         out.stdout.contains("would remove the credentials in [dev]"),
         "{out}"
     );
+    assert!(
+        out.stdout.contains("no record of what ssofresh wrote"),
+        "no daemon ran, so the session-shape rule is used and said: {out}"
+    );
     assert_eq!(
         home.read_credentials(),
         written,
@@ -464,6 +468,64 @@ fn remove_credentials_refused_while_a_daemon_runs() {
     assert!(out.stderr.contains("were not touched"), "{out}");
     assert_eq!(home.read_credentials(), written);
     d.stop().assert_success();
+}
+
+/// With the daemon's state file, `uninstall --remove-credentials` takes out only the sections
+/// it records that still hold the key it wrote, and says so: a session-shaped section it does
+/// not record, and a recorded one whose key changed since, stay byte for byte.
+#[test]
+fn remove_credentials_follows_the_state_file() {
+    use sha1::{Digest, Sha1};
+    let setup = Setup::new();
+    let home = &setup.home;
+    home.write_config(
+        "[profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\n\
+         [profile pasted]\nsso_session = corp\nsso_account_id = 2\nsso_role_name = R\n\n\
+         [profile changed]\nsso_session = corp\nsso_account_id = 3\nsso_role_name = R\n\n\
+         [sso-session corp]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n",
+    );
+    let session = |key: &str| {
+        format!(
+            "aws_access_key_id = {key}\naws_secret_access_key = s\naws_session_token = t\n\
+             x_security_token_expires = 2030-01-01T00:00:00Z\n"
+        )
+    };
+    let kept = format!(
+        "[pasted]\n{}\n[changed]\n{}",
+        session("ASIAPASTED"),
+        session("ASIANEW")
+    );
+    home.write_credentials(&format!("{kept}\n[dev]\n{}", session("ASIADEV")));
+    let digest = |key: &str| hex::encode(Sha1::digest(key.as_bytes()));
+    let credentials = fs::canonicalize(home.aws_dir().join("credentials")).expect("canonical");
+    let state_dir = home.path().join(".local/state/ssofresh");
+    fs::create_dir_all(&state_dir).expect("mkdir");
+    let written = |section: &str, key: &str| {
+        json!({"login_kind": "sso_session", "login": "corp", "section": section,
+               "key_sha1": digest(key)})
+    };
+    let state = json!({
+        "version": 1, "pid": 1, "started_at": "2026-01-01T00:00:00Z",
+        "credentials": credentials.display().to_string(), "profiles": [],
+        "written": [written("dev", "ASIADEV"), written("changed", "ASIAOLD")],
+    });
+    let state_path = state_dir.join(format!("state-{}.json", digest_path(&credentials)));
+    fs::write(&state_path, state.to_string()).expect("write");
+
+    let out = setup.run(&["uninstall", "--remove-credentials"]);
+    out.assert_success();
+    assert!(out.stdout.contains("taken from its record in"), "{out}");
+    assert!(
+        out.stdout.contains("removed the credentials in [dev] from"),
+        "{out}"
+    );
+    assert_eq!(home.read_credentials(), kept, "only [dev] went");
+}
+
+/// Hex SHA-1 of a path's bytes, as the state file's name holds it.
+fn digest_path(path: &Path) -> String {
+    use sha1::{Digest, Sha1};
+    hex::encode(Sha1::digest(path.as_os_str().as_encoded_bytes()))
 }
 
 /// `install` fails at once, writing nothing, on a `--profile` glob or name that matches no SSO
