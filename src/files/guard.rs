@@ -324,7 +324,10 @@ mod tests {
             assert_eq!(seen.expect("read").text.as_deref(), Some(text), "{name}");
             let took = start.elapsed();
             assert!(took >= SETTLE, "{name}: {took:?}");
-            assert_eq!(took >= SUSPECT_QUIET, waits, "{name}: {took:?}");
+            // Quiet may also be read off the file's mtime, stamped by the kernel's coarse clock
+            // a few ms behind `Instant`: a wait shows as SUSPECT_QUIET less up to that much.
+            let waited = took >= SUSPECT_QUIET - Duration::from_millis(50);
+            assert_eq!(waited, waits, "{name}: {took:?}");
         }
     }
 
