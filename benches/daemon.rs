@@ -459,19 +459,19 @@ fn simulate(sim: &Sim) -> Counts {
                         target, version, ..
                     } => {
                         any = true;
-                        if target.profile.login == session {
+                        if target.login == session {
                             counts.session_calls += 1;
                         } else {
                             counts.legacy_calls += 1;
                         }
                         counts
                             .calls
-                            .entry(target.profile.name.clone())
+                            .entry(target.name().to_owned())
                             .or_default()
                             .push(now);
                         keys += 1;
                         fetched.push(Event::Fetched {
-                            profile: target.profile.name.clone(),
+                            profile: target.name().to_owned(),
                             token: version,
                             result: Ok(RoleCredentials {
                                 access_key_id: format!("ASIASIM{keys:012}"),

@@ -107,6 +107,7 @@ fn main() {
         refresh_margin: REFRESH_MARGIN,
         sso_endpoint: Endpoint(Some(portal.url())),
         oidc_endpoint: Endpoint(Some(portal.url())),
+        signin_endpoint: Endpoint(None),
         notify: Notify {
             before: Duration::from_secs(15 * 60),
             hook: None,

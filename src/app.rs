@@ -157,8 +157,8 @@ fn print_report(report: &Report, options: &Options) {
     let paths = &options.paths;
     if report.no_sso_profiles {
         eprintln!(
-            "ssofresh: no SSO profile in {}. Set one up with `aws configure sso`, sign in with \
-             `aws sso login`, then run ssofresh again.",
+            "ssofresh: no SSO or `aws login` profile in {}. Set one up with `aws configure sso` \
+             (and sign in with `aws sso login`) or `aws login`, then run ssofresh again.",
             paths.config.display()
         );
         return;
@@ -180,6 +180,28 @@ fn print_report(report: &Report, options: &Options) {
             "ssofresh: wrote {written} of {total} profile{} to {}",
             if total == 1 { "" } else { "s" },
             paths.credentials.display()
+        );
+    }
+    if !report.sessions_left.is_empty() {
+        let sections: Vec<String> = report
+            .sessions_left
+            .iter()
+            .map(|(s, _)| format!("[{s}]"))
+            .collect();
+        let until = report.sessions_left.iter().map(|(_, t)| *t).min();
+        eprintln!(
+            "ssofresh: {} hold{} credentials from `aws login`, valid until {}. The AWS CLI reads \
+             {} before its own `aws login` session: after that time run `ssofresh --once` \
+             again, or remove {}. The daemon renews them and takes them back when it stops.",
+            sections.join(", "),
+            if sections.len() == 1 { "s" } else { "" },
+            until.map(crate::time::format_local).unwrap_or_default(),
+            if sections.len() == 1 {
+                "that section"
+            } else {
+                "those sections"
+            },
+            if sections.len() == 1 { "it" } else { "them" },
         );
     }
     let failed: Vec<_> = report

@@ -301,6 +301,7 @@ impl DaemonArgs {
             refresh_margin: self.refresh_margin,
             sso_endpoint: Endpoint::from_env("SSO", env),
             oidc_endpoint: Endpoint::from_env("SSO_OIDC", env),
+            signin_endpoint: Endpoint::from_env("SIGNIN", env),
             notify: Notify {
                 before: self.notify_before,
                 hook: self.on_login_needed.clone(),

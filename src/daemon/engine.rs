@@ -36,10 +36,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::daemon::plan::Selection;
 use crate::daemon::plan::{self, LoginProblem, Outcome, ProfileView, State, Target};
-use crate::files::config::{LoginId, Profiles};
+use crate::files::config::{LoginId, LoginKind, Profiles};
 use crate::files::credfile::{self, RoleCredentials};
 use crate::login::portal::CallError;
 use crate::login::token::Token;
+use crate::secret::Secret;
 use crate::time::format_local;
 
 /// How long before the access token expires ssofresh refreshes it: the AWS CLI refreshes
@@ -93,6 +94,12 @@ pub const WRITE_HOLD_MAX: TimeDelta = TimeDelta::seconds(5);
 /// expiry times of credentials fetched in one batch (the calls take a while to answer).
 pub const GATHER_SLACK: TimeDelta = TimeDelta::seconds(10);
 
+/// The least lead of an `aws login` session's refresh (see [`session_lead`]).
+pub const SESSION_LEAD_MIN: TimeDelta = TimeDelta::minutes(6);
+
+/// The most lead of an `aws login` session's refresh (see [`session_lead`]).
+pub const SESSION_LEAD_MAX: TimeDelta = TimeDelta::minutes(12);
+
 /// How long before a login that cannot be renewed ends the user is told (`--notify-before`).
 pub const NOTIFY_BEFORE: TimeDelta = TimeDelta::minutes(15);
 
@@ -109,28 +116,46 @@ pub struct Settings {
     pub once: bool,
 }
 
-/// A login's token file, as last read.
+/// A login's file, as last read: an SSO token, or an `aws login` session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
-    /// No file: nobody logged in, or `aws sso logout` removed it.
+    /// No file: nobody logged in, or `aws sso logout` / `aws logout` removed it.
     Missing,
     /// Empty or not (yet) valid JSON: the CLI writes in place, so it may be mid-write.
     NotYet(String),
-    /// Present but not a usable token (the reason names the file).
+    /// Present but not a usable token or session (the reason names the file).
     Unusable(String),
-    /// A token.
+    /// An SSO token.
     Token(Token),
+    /// An `aws login` session.
+    Session(Session),
 }
 
-/// What a token refresh came to.
+/// An `aws login` session as the engine knows it: the credentials it holds, and a fingerprint
+/// of the file's refresh token. The refresh token and the DPoP key stay in the file: the
+/// refresh reads them there, for as long as it needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub credentials: RoleCredentials,
+    /// Changes whenever the refresh token or the credentials do (see [`session_version`]).
+    pub version: u64,
+}
+
+/// What a refresh of a login came to: an SSO token through OIDC, an `aws login` session
+/// through Sign-In.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refresh {
     /// CreateToken answered and the new token is in the cache file.
     Done(Token),
-    /// Another program changed the token file first; the next read picks it up.
+    /// Sign-In answered; the new credentials and the rotated refresh token are in the file.
+    Renewed(Session),
+    /// Another program changed the file first; the next read picks it up.
     Changed,
-    /// The refresh token or client registration was refused: only `aws sso login` helps.
+    /// Only a new login helps: the refresh token or client registration was refused, or the
+    /// `aws login` session has ended.
     Rejected(String),
+    /// The identity may not refresh (`INSUFFICIENT_PERMISSIONS`): another login will not help.
+    NotPermitted(String),
     /// Throttling, 5xx, no answer: try again later.
     Transient(String),
     /// Anything else.
@@ -184,11 +209,11 @@ pub enum Action {
         token: Token,
         version: u64,
     },
-    /// Refresh the login's token through SSO OIDC CreateToken; `profile` gives the route
-    /// (region, CA bundle) to use.
+    /// Refresh the login from its file: an SSO token through OIDC CreateToken, an `aws login`
+    /// session through Sign-In CreateOAuth2Token, provided the file still holds `version`.
+    /// `route_of` gives the route (region, CA bundle) to use.
     Refresh {
         login: LoginId,
-        token: Token,
         version: u64,
         route_of: Target,
     },
@@ -259,6 +284,24 @@ pub fn version(token: &Token) -> u64 {
     h.finish()
 }
 
+/// The fingerprint of an `aws login` session: it changes with its refresh token (every
+/// refresh rotates it, every `aws login` makes a new one) and with its credentials.
+pub fn session_version(refresh_token: &Secret, credentials: &RoleCredentials) -> u64 {
+    let mut h = DefaultHasher::new();
+    refresh_token.expose().hash(&mut h);
+    credentials.access_key_id.hash(&mut h);
+    credentials.expiration.hash(&mut h);
+    h.finish()
+}
+
+/// How long before its credentials end an `aws login` session is refreshed: the margin, kept
+/// above the SDKs' 5 minutes (so that ssofresh refreshes first and they find fresh
+/// credentials in the file) and below the credentials' 15-minute life (or every refresh
+/// would be due at once).
+pub fn session_lead(margin: TimeDelta) -> TimeDelta {
+    margin.clamp(SESSION_LEAD_MIN, SESSION_LEAD_MAX)
+}
+
 #[derive(Debug, Clone)]
 struct ProfileState {
     target: Target,
@@ -288,7 +331,7 @@ impl ProfileState {
             section: &self.target.section,
             credentials: held,
             region: if with_region {
-                self.target.profile.region.as_deref()
+                self.target.profile.region()
             } else {
                 None
             },
@@ -353,6 +396,13 @@ impl LoginState {
     fn token(&self) -> Option<&Token> {
         match &self.seen {
             Some(Seen::Token(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn session(&self) -> Option<&Session> {
+        match &self.seen {
+            Some(Seen::Session(s)) => Some(s),
             _ => None,
         }
     }
@@ -465,7 +515,7 @@ impl Engine {
             .map(|(name, outcome)| ProfileView::of_selection(name, outcome))
             .collect();
         for p in self.order.iter().filter_map(|n| self.profiles.get(n)) {
-            let login = &p.target.profile.login;
+            let login = &p.target.login;
             let l = self.logins.get(login);
             let (mut state, message, fix) = match &p.outcome {
                 Some(o) => o.status(),
@@ -474,15 +524,22 @@ impl Engine {
             if p.in_flight || p.pending.is_some() {
                 state = State::Renewing;
             }
-            let next_action_at = match state {
-                State::NeedsLogin | State::Conflict => None,
-                State::Waiting => p.due.max(l.and_then(|l| l.not_before)),
+            let console = login.kind() == LoginKind::Console;
+            // An `aws login` session acts for all its profiles at once: its next refresh.
+            let due = match l {
+                Some(l) if console => l.refresh.not_before.max(self.session_renewal(l)),
                 _ => p.due,
             };
+            let next_action_at = match state {
+                State::NeedsLogin | State::Conflict => None,
+                State::Waiting => due.max(l.and_then(|l| l.not_before)),
+                _ => due,
+            };
             out.push(ProfileView {
-                profile: p.target.profile.name.clone(),
+                profile: p.target.name().to_owned(),
                 section: Some(p.target.section.clone()),
                 login: Some(login.cache_key().to_owned()),
+                kind: Some(login.kind()),
                 state,
                 credentials_expire_at: p.held.as_ref().map(|c| c.expiration),
                 login_expires_at: l.and_then(|l| l.token()).map(|t| t.expires_at),
@@ -626,7 +683,7 @@ impl Engine {
     /// write per run); in the daemon until [`Engine::hold_ends`], so that one slow call holds
     /// the others back by about a second.
     fn write_held(&self, now: DateTime<Utc>) -> bool {
-        let calls_out = self.profiles.values().any(|p| p.in_flight);
+        let calls_out = self.profiles.values().any(|p| p.in_flight) || self.sessions_refreshing();
         calls_out && (self.settings.once || self.hold_ends().is_none_or(|t| now < t))
     }
 
@@ -671,7 +728,7 @@ impl Engine {
         let mut kept = BTreeMap::new();
         let mut order = Vec::new();
         for target in targets {
-            let name = target.profile.name.clone();
+            let name = target.name().to_owned();
             order.push(name.clone());
             match self.profiles.remove(&name) {
                 Some(state) if state.target == target => {
@@ -690,9 +747,10 @@ impl Engine {
                         ));
                     }
                     self.logins
-                        .entry(target.profile.login.clone())
+                        .entry(target.login.clone())
                         .or_insert_with(LoginState::new);
-                    let due = self.logins[&target.profile.login].token().map(|_| now);
+                    let l = &self.logins[&target.login];
+                    let due = (l.token().is_some() || l.session().is_some()).then_some(now);
                     let busy = match previous {
                         Some(p) => p.in_flight,
                         None => self.orphan_calls.remove(&name),
@@ -731,8 +789,32 @@ impl Engine {
         let used: BTreeSet<LoginId> = self
             .profiles
             .values()
-            .map(|p| p.target.profile.login.clone())
+            .map(|p| p.target.login.clone())
             .collect();
+        // The sections of an `aws login` session no profile uses any more are taken back:
+        // nothing renews them, and the AWS CLI reads them before its own session.
+        let mut dropped = Vec::new();
+        for (login, l) in self.logins.iter_mut() {
+            if login.kind() == LoginKind::Console && !used.contains(login) {
+                for (section, access_key_id) in std::mem::take(&mut l.written) {
+                    dropped.push(format!("[{section}]"));
+                    self.removals.push(Removal {
+                        section,
+                        access_key_id,
+                    });
+                }
+            }
+        }
+        if !dropped.is_empty() {
+            out.push(Action::Log(
+                Level::Info,
+                format!(
+                    "removing {}: written from an `aws login` session no selected profile uses \
+                     now, and the AWS CLI would read it before the session itself",
+                    dropped.join(", ")
+                ),
+            ));
+        }
         // A login no profile uses any more is still watched for a logout while ssofresh has
         // sections of it in the file.
         self.logins
@@ -770,8 +852,9 @@ impl Engine {
         }
         state.seen = Some(seen.clone());
         match seen {
-            Seen::Token(_) => {
-                // A new token (a login, or a refresh by another program): start afresh.
+            Seen::Token(_) | Seen::Session(_) => {
+                // A new token or session (a login, or a refresh by another program): start
+                // afresh.
                 state.replaced_by_refresh = None;
                 state.rejected = None;
                 state.failures = 0;
@@ -780,20 +863,24 @@ impl Engine {
                     in_flight: state.refresh.in_flight,
                     ..RefreshState::default()
                 };
-                let fresh = before.is_some_and(|b| matches!(b, Seen::Token(_)));
+                let fresh = before.is_some_and(|b| matches!(b, Seen::Token(_) | Seen::Session(_)));
                 let mut names = Vec::new();
                 for p in self
                     .profiles
                     .values_mut()
-                    .filter(|p| p.target.profile.login == login)
+                    .filter(|p| p.target.login == login)
                 {
                     p.due = Some(now);
-                    names.push(p.target.profile.name.clone());
+                    names.push(p.target.name().to_owned());
                 }
                 if fresh && !once {
+                    let what = match login.kind() {
+                        LoginKind::Sso => "token",
+                        LoginKind::Console => "credentials",
+                    };
                     out.push(Action::Log(
                         Level::Info,
-                        format!("{}: new token for {login}; renewing now", names.join(", ")),
+                        format!("{}: new {what} for {login}; renewing now", names.join(", ")),
                     ));
                 }
             }
@@ -801,7 +888,7 @@ impl Engine {
                 for p in self
                     .profiles
                     .values_mut()
-                    .filter(|p| p.target.profile.login == login)
+                    .filter(|p| p.target.login == login)
                 {
                     p.due = None;
                     p.pending = None;
@@ -829,7 +916,7 @@ impl Engine {
                 for p in self
                     .profiles
                     .values_mut()
-                    .filter(|p| p.target.profile.login == login)
+                    .filter(|p| p.target.login == login)
                 {
                     p.due = None;
                 }
@@ -845,15 +932,15 @@ impl Engine {
         for p in self
             .profiles
             .values_mut()
-            .filter(|p| &p.target.profile.login == login)
+            .filter(|p| &p.target.login == login)
         {
             let outcome = Outcome::NeedsLogin {
                 login: login.clone(),
-                command: login.login_command(&p.target.profile.name),
+                command: login.login_command(p.target.name()),
                 why: why.clone(),
             };
             if p.outcome.as_ref() != Some(&outcome) {
-                names.push(p.target.profile.name.clone());
+                names.push(p.target.name().to_owned());
                 message = Some(outcome.message());
             }
             p.outcome = Some(outcome);
@@ -886,7 +973,7 @@ impl Engine {
         if std::mem::take(&mut p.discard_answer) {
             return; // asked for the profile as it was before the config changed
         }
-        let login = p.target.profile.login.clone();
+        let login = p.target.login.clone();
         let l = self.logins.get(&login);
         let current = l.and_then(|l| l.token()).map(version);
         let ours = l.is_some_and(|l| l.replaced_by_refresh == Some(token));
@@ -940,8 +1027,10 @@ impl Engine {
                 self.notify(&login, token, NoticeEvent::Ended, now, out);
             }
             Err(error) => {
-                let outcome =
-                    Outcome::from_call(error.clone(), &p.target, self.sso_endpoint.as_deref());
+                let Some(sso) = p.target.profile.sso() else {
+                    return; // `aws login` profiles are never fetched
+                };
+                let outcome = Outcome::from_call(error.clone(), sso, self.sso_endpoint.as_deref());
                 let changed = p.outcome.as_ref() != Some(&outcome);
                 p.outcome = Some(outcome.clone());
                 let next = match error {
@@ -991,6 +1080,9 @@ impl Engine {
         now: DateTime<Utc>,
         out: &mut Vec<Action>,
     ) {
+        if login.kind() == LoginKind::Console {
+            return self.on_renewed(login, from, result, now, out);
+        }
         let names = self.names_of(&login);
         let once = self.settings.once;
         let Some(l) = self.logins.get_mut(&login) else {
@@ -1020,7 +1112,7 @@ impl Engine {
                 for p in self
                     .profiles
                     .values_mut()
-                    .filter(|p| p.target.profile.login == login)
+                    .filter(|p| p.target.login == login)
                 {
                     p.due = None;
                     p.outcome = Some(outcome.clone());
@@ -1077,7 +1169,11 @@ impl Engine {
                     format!("{names}: refreshing the token of {login} failed ({detail}); trying again at {}", format_local(now + delay)),
                 ));
             }
-            Refresh::Failed(detail) => {
+            Refresh::Renewed(_) | Refresh::NotPermitted(_) | Refresh::Failed(_) => {
+                let detail = match result {
+                    Refresh::Failed(detail) | Refresh::NotPermitted(detail) => detail,
+                    _ => "internal error: a session's answer for an SSO token".to_owned(),
+                };
                 l.refresh.failures += 1;
                 l.refresh.not_before = Some(now + FAILED_RETRY);
                 out.push(Action::Log(
@@ -1095,7 +1191,7 @@ impl Engine {
             .filter(|n| {
                 self.profiles
                     .get(*n)
-                    .is_some_and(|p| &p.target.profile.login == login)
+                    .is_some_and(|p| &p.target.login == login)
             })
             .map(String::as_str)
             .collect();
@@ -1112,6 +1208,11 @@ impl Engine {
                 self.write_retry = None;
                 self.write_error = None;
                 self.removals.clear();
+                let renewals: BTreeMap<LoginId, Option<DateTime<Utc>>> = self
+                    .logins
+                    .iter()
+                    .map(|(id, l)| (id.clone(), self.session_renewal(l)))
+                    .collect();
                 for p in self.profiles.values_mut() {
                     let Some(creds) = p.pending.take() else {
                         continue;
@@ -1127,7 +1228,7 @@ impl Engine {
                                 Level::Warn,
                                 format!(
                                     "{}: {}; trying again when the file changes",
-                                    p.target.profile.name,
+                                    p.target.name(),
                                     outcome.message()
                                 ),
                             ));
@@ -1138,13 +1239,21 @@ impl Engine {
                         continue;
                     }
                     let expires = creds.expiration;
-                    let due = renewal_time(now, expires, margin, &mut self.rng);
+                    let due = match p.target.login.kind() {
+                        LoginKind::Sso => renewal_time(now, expires, margin, &mut self.rng),
+                        // Renewed with its session (see `decide_console`).
+                        LoginKind::Console => renewals
+                            .get(&p.target.login)
+                            .copied()
+                            .flatten()
+                            .unwrap_or(expires),
+                    };
                     if !once {
                         out.push(Action::Log(
                             Level::Info,
                             format!(
                                 "{}: wrote [{section}], valid until {}; renewing at {}",
-                                p.target.profile.name,
+                                p.target.name(),
                                 format_local(expires),
                                 format_local(due)
                             ),
@@ -1152,7 +1261,7 @@ impl Engine {
                     }
                     // Whichever login wrote the section last owns it for a logout.
                     for (id, l) in self.logins.iter_mut() {
-                        if *id == p.target.profile.login {
+                        if *id == p.target.login {
                             l.written
                                 .insert(section.clone(), creds.access_key_id.clone());
                         } else {
@@ -1161,7 +1270,7 @@ impl Engine {
                     }
                     p.outcome = Some(Outcome::Written { section, expires });
                     p.held = Some(creds);
-                    p.due = Some(due);
+                    p.due = (p.target.login.kind() == LoginKind::Sso).then_some(due);
                 }
             }
             WriteResult::Failed(message) => {
@@ -1170,7 +1279,7 @@ impl Engine {
                 self.write_retry = Some(retry);
                 let mut names = Vec::new();
                 for p in self.profiles.values_mut().filter(|p| p.pending.is_some()) {
-                    names.push(p.target.profile.name.clone());
+                    names.push(p.target.name().to_owned());
                     p.outcome = Some(Outcome::Failed {
                         detail: message.clone(),
                     });
@@ -1268,6 +1377,10 @@ impl Engine {
         let callable: Vec<(LoginId, Token)> = logins
             .into_iter()
             .filter_map(|login| {
+                if login.kind() == LoginKind::Console {
+                    self.decide_console(&login, now, once, &mut out);
+                    return None;
+                }
                 let token = self.decide_login(&login, now, once, &mut out)?;
                 Some((login, token))
             })
@@ -1278,7 +1391,7 @@ impl Engine {
         let any_due = callable.iter().any(|(login, _)| {
             self.profiles
                 .values()
-                .any(|p| &p.target.profile.login == login && callable_due(p, now))
+                .any(|p| &p.target.login == login && callable_due(p, now))
         });
         if any_due {
             let until = now + gather_window(self.settings.refresh_margin);
@@ -1287,12 +1400,12 @@ impl Engine {
                 for p in self
                     .profiles
                     .values_mut()
-                    .filter(|p| &p.target.profile.login == login && callable_due(p, until))
+                    .filter(|p| &p.target.login == login && callable_due(p, until))
                 {
                     p.in_flight = true;
                     out.push(Action::Log(
                         Level::Debug,
-                        format!("{}: calling GetRoleCredentials", p.target.profile.name),
+                        format!("{}: calling GetRoleCredentials", p.target.name()),
                     ));
                     out.push(Action::Fetch {
                         target: p.target.clone(),
@@ -1309,9 +1422,331 @@ impl Engine {
     }
 
     /// On the way out (SIGTERM): writes what is in hand at once, without waiting for the
-    /// calls still out or for a failed write's retry time.
+    /// calls still out or for a failed write's retry time, and takes back the sections of
+    /// `aws login` sessions: with nothing to renew them they would expire in place, and the
+    /// AWS CLI, which reads them before the session itself, would fail on those profiles
+    /// until someone edited the file. (Wait for [`Engine::sessions_refreshing`] first: a
+    /// session's rotated refresh token must reach its file.)
     pub fn flush(&mut self) -> Vec<Action> {
-        self.write().into_iter().collect()
+        let mut out = Vec::new();
+        if !self.settings.once {
+            let mut sections = Vec::new();
+            for (login, l) in self.logins.iter_mut() {
+                if login.kind() != LoginKind::Console {
+                    continue;
+                }
+                for (section, access_key_id) in std::mem::take(&mut l.written) {
+                    sections.push(format!("[{section}]"));
+                    self.removals.push(Removal {
+                        section,
+                        access_key_id,
+                    });
+                }
+            }
+            for p in self.profiles.values_mut() {
+                if p.target.login.kind() == LoginKind::Console {
+                    p.pending = None;
+                    p.held = None;
+                }
+            }
+            if !sections.is_empty() {
+                out.push(Action::Log(
+                    Level::Info,
+                    format!(
+                        "removing {} (from `aws login` sessions): nothing renews them once \
+                         ssofresh stops, and the AWS CLI reads them before its own session",
+                        sections.join(", ")
+                    ),
+                ));
+            }
+        }
+        out.extend(self.write());
+        out
+    }
+
+    /// True while an `aws login` session's refresh is out: its answer carries the rotated
+    /// refresh token, which must be written to the session's file before the process ends.
+    pub fn sessions_refreshing(&self) -> bool {
+        self.logins
+            .iter()
+            .any(|(id, l)| id.kind() == LoginKind::Console && l.refresh.in_flight)
+    }
+
+    /// The sections holding credentials from `aws login` sessions, with when those end.
+    pub fn session_sections(&self) -> Vec<(String, DateTime<Utc>)> {
+        self.order
+            .iter()
+            .filter_map(|n| self.profiles.get(n))
+            .filter(|p| p.target.login.kind() == LoginKind::Console)
+            .filter_map(|p| Some((p.target.section.clone(), p.held.as_ref()?.expiration)))
+            .collect()
+    }
+
+    /// True while any login's refresh is out (see [`Engine::sessions_refreshing`]).
+    pub fn refreshing(&self) -> bool {
+        self.logins.values().any(|l| l.refresh.in_flight)
+    }
+
+    /// When an `aws login` session is refreshed next: [`session_lead`] before its credentials
+    /// end, or as set after ssofresh's own refresh; `None` when it is not refreshed any more.
+    fn session_renewal(&self, l: &LoginState) -> Option<DateTime<Utc>> {
+        let s = l.session()?;
+        if l.rejected == Some(s.version) || l.refresh.refused == Some(s.version) {
+            return None;
+        }
+        let lead = session_lead(self.settings.refresh_margin);
+        Some(l.refresh.next_at.unwrap_or(s.credentials.expiration - lead))
+    }
+
+    /// An `aws login` session: refreshes it through Sign-In when due, hands the credentials
+    /// it holds to its profiles that need them (unless a refresh is out: its answer is written
+    /// instead), and, once those credentials have ended with nothing to renew them, takes
+    /// back its sections (the AWS CLI reads them before the session itself: expired keys
+    /// there would break `aws --profile NAME`).
+    fn decide_console(
+        &mut self,
+        login: &LoginId,
+        now: DateTime<Utc>,
+        once: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(route_of) = self
+            .order
+            .iter()
+            .filter_map(|n| self.profiles.get(n))
+            .find(|p| &p.target.login == login)
+            .map(|p| p.target.clone())
+        else {
+            return; // kept only to notice a logout
+        };
+        let names = self.names_of(login);
+        let Some(l) = self.logins.get(login) else {
+            return;
+        };
+        let Some(session) = l.session().cloned() else {
+            return;
+        };
+        let v = session.version;
+        let renew_at = self.session_renewal(l);
+        let Some(l) = self.logins.get_mut(login) else {
+            return;
+        };
+        if !l.refresh.in_flight
+            && renew_at.is_some_and(|t| t <= now)
+            && l.refresh.not_before.is_none_or(|t| t <= now)
+        {
+            l.refresh.in_flight = true;
+            out.push(Action::Log(
+                Level::Debug,
+                format!("{names}: refreshing {login} through AWS Sign-In"),
+            ));
+            out.push(Action::Refresh {
+                login: login.clone(),
+                version: v,
+                route_of,
+            });
+        }
+        if l.refresh.in_flight {
+            return;
+        }
+        let expires = session.credentials.expiration;
+        if expires > now + MIN_RENEWAL_GAP {
+            for p in self
+                .profiles
+                .values_mut()
+                .filter(|p| &p.target.login == login)
+            {
+                if !p.in_flight && p.pending.is_none() && p.due.is_some_and(|d| d <= now) {
+                    p.pending = Some(session.credentials.clone());
+                    p.due = None;
+                }
+            }
+            return;
+        }
+        // The credentials in hand have ended and nothing renews them now.
+        let sections: Vec<String> = l.written.keys().map(|s| format!("[{s}]")).collect();
+        for (section, access_key_id) in std::mem::take(&mut l.written) {
+            self.removals.push(Removal {
+                section,
+                access_key_id,
+            });
+        }
+        let renewable = renew_at.is_some();
+        let said = l.told_expired == Some(v);
+        l.told_expired = Some(v);
+        for p in self
+            .profiles
+            .values_mut()
+            .filter(|p| &p.target.login == login)
+        {
+            p.held = None;
+            p.pending = None;
+            p.due = None;
+        }
+        if !sections.is_empty() && !once {
+            out.push(Action::Log(
+                Level::Info,
+                format!(
+                    "{names}: the credentials of {login} ended at {}; removing {} so that the \
+                     AWS CLI does not read them before its own session",
+                    format_local(expires),
+                    sections.join(", ")
+                ),
+            ));
+        }
+        if !renewable && !said {
+            self.set_login_outcome(login, LoginProblem::Expired(expires), out);
+            self.notify(login, v, NoticeEvent::Ended, expires, out);
+        }
+    }
+
+    /// What a refresh of an `aws login` session came to.
+    fn on_renewed(
+        &mut self,
+        login: LoginId,
+        from: u64,
+        result: Refresh,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
+        let names = self.names_of(&login);
+        let once = self.settings.once;
+        let lead = session_lead(self.settings.refresh_margin);
+        self.last_answer = Some(now);
+        let Some(l) = self.logins.get_mut(&login) else {
+            return;
+        };
+        l.refresh.in_flight = false;
+        let expires = l.session().map(|s| s.credentials.expiration);
+        let usable = expires.is_some_and(|e| e > now + MIN_RENEWAL_GAP);
+        let first = names.split(", ").next().unwrap_or_default().to_owned();
+        // What the profiles show when the refresh failed and no usable credentials are left.
+        let failed = |detail: &str| Outcome::Failed {
+            detail: format!("refreshing {login} failed ({detail})"),
+        };
+        let outcome = match &result {
+            Refresh::Renewed(session) => {
+                l.refresh = RefreshState {
+                    next_at: Some(next_refresh_with(now, session.credentials.expiration, lead)),
+                    ..RefreshState::default()
+                };
+                l.rejected = None;
+                l.told_expired = None;
+                out.push(Action::Log(
+                    Level::Debug,
+                    format!(
+                        "{names}: refreshed {login}; its credentials are valid until {}",
+                        format_local(session.credentials.expiration)
+                    ),
+                ));
+                // Our own write: the next read of the file finds what is already known.
+                l.seen = Some(Seen::Session(session.clone()));
+                for p in self
+                    .profiles
+                    .values_mut()
+                    .filter(|p| p.target.login == login)
+                {
+                    p.due = Some(now);
+                }
+                return;
+            }
+            // The shell reads the file again at once; should it still hold the same session,
+            // it is not tried again straight away.
+            Refresh::Changed => {
+                l.refresh.not_before = Some(now + BACKOFF_BASE);
+                return;
+            }
+            Refresh::Rejected(detail) => {
+                l.rejected = Some(from);
+                Outcome::NeedsLogin {
+                    login: login.clone(),
+                    command: login.login_command(&first),
+                    why: LoginProblem::Ended(detail.clone()),
+                }
+            }
+            Refresh::NotPermitted(detail) => {
+                l.refresh.not_before = Some(now + NO_ACCESS_RETRY);
+                Outcome::NoAccess {
+                    detail: detail.clone(),
+                }
+            }
+            Refresh::Transient(detail) => {
+                l.refresh.failures += 1;
+                let delay = backoff(l.refresh.failures, &mut self.rng);
+                l.refresh.not_before = Some(now + delay);
+                if !once {
+                    out.push(Action::Log(
+                        Level::Warn,
+                        format!(
+                            "{names}: refreshing {login} failed ({detail}); trying again at {}",
+                            format_local(now + delay)
+                        ),
+                    ));
+                }
+                Outcome::Unavailable {
+                    detail: format!(
+                        "AWS Sign-In could not refresh {login} ({detail}); run again in a few minutes"
+                    ),
+                }
+            }
+            Refresh::Failed(detail) => {
+                l.refresh.not_before = Some(now + FAILED_RETRY);
+                if !once {
+                    out.push(Action::Log(
+                        Level::Warn,
+                        format!(
+                            "{names}: refreshing {login} failed ({detail}); trying again at {}",
+                            format_local(now + FAILED_RETRY)
+                        ),
+                    ));
+                }
+                failed(detail)
+            }
+            Refresh::Done(_) => failed("internal error: an SSO token for an `aws login` session"),
+        };
+        if once {
+            // One attempt per pass: the credentials in hand are written while they last.
+            l.refresh.refused = Some(from);
+        }
+        let ended = matches!(result, Refresh::Rejected(_));
+        if ended && !once {
+            self.notify(
+                &login,
+                from,
+                NoticeEvent::Ended,
+                expires.unwrap_or(now),
+                out,
+            );
+        }
+        // Said (and shown) when only the user can help, or when nothing usable is left.
+        if !(ended || matches!(result, Refresh::NotPermitted(_)) || !usable) {
+            return;
+        }
+        if let Some(l) = self.logins.get_mut(&login) {
+            l.told_expired = Some(from);
+        }
+        let mut changed = false;
+        for p in self
+            .profiles
+            .values_mut()
+            .filter(|p| p.target.login == login)
+        {
+            changed |= p.outcome.as_ref() != Some(&outcome);
+            if !usable {
+                p.due = None;
+            }
+            p.outcome = Some(outcome.clone());
+        }
+        if changed && !once && (ended || matches!(result, Refresh::NotPermitted(_))) {
+            let until = match expires.filter(|_| usable) {
+                Some(at) => format!("; the credentials in hand last until {}", format_local(at)),
+                None => String::new(),
+            };
+            out.push(Action::Log(
+                Level::Warn,
+                format!("{names}: {}{until}", outcome.message()),
+            ));
+        }
     }
 
     /// One write of every result in hand and every section to take back, if any and if no
@@ -1329,7 +1764,7 @@ impl Engine {
                     section: p.target.section.clone(),
                     credentials: c.clone(),
                     region: if self.settings.with_region {
-                        p.target.profile.region.clone()
+                        p.target.profile.region().map(str::to_owned)
                     } else {
                         None
                     },
@@ -1356,11 +1791,7 @@ impl Engine {
         once: bool,
         out: &mut Vec<Action>,
     ) -> Option<Token> {
-        if !self
-            .profiles
-            .values()
-            .any(|p| &p.target.profile.login == login)
-        {
+        if !self.profiles.values().any(|p| &p.target.login == login) {
             return None; // kept only to notice a logout
         }
         let l = self.logins.get(login)?;
@@ -1386,7 +1817,7 @@ impl Engine {
             && let Some(route_of) = self
                 .profiles
                 .values()
-                .find(|p| &p.target.profile.login == login)
+                .find(|p| &p.target.login == login)
                 .map(|p| p.target.clone())
         {
             if let Some(l) = self.logins.get_mut(login) {
@@ -1394,7 +1825,6 @@ impl Engine {
             }
             out.push(Action::Refresh {
                 login: login.clone(),
-                token: token.clone(),
                 version: v,
                 route_of,
             });
@@ -1407,7 +1837,7 @@ impl Engine {
                 for p in self
                     .profiles
                     .values_mut()
-                    .filter(|p| &p.target.profile.login == login)
+                    .filter(|p| &p.target.login == login)
                 {
                     p.due = None;
                 }
@@ -1426,6 +1856,7 @@ impl Engine {
             l.told_end = Some(v);
             let names = self.names_of(login);
             let why = match login {
+                LoginId::Console(_) => "it cannot be refreshed",
                 LoginId::StartUrl(_) => {
                     "legacy logins (sso_start_url in the profile) cannot be renewed without a browser"
                 }
@@ -1454,6 +1885,21 @@ impl Engine {
             if l.not_yet_since.is_some() {
                 times.push(now + NOT_YET_RETRY);
             }
+            if let Some(session) = l.session() {
+                // Its refresh, the end of its credentials in hand, a retry, a profile to serve.
+                times.extend(self.session_renewal(l));
+                let expires = session.credentials.expiration;
+                times.push(expires - MIN_RENEWAL_GAP);
+                times.push(expires);
+                times.extend(l.refresh.not_before);
+                times.extend(
+                    self.profiles
+                        .values()
+                        .filter(|p| &p.target.login == login)
+                        .filter_map(|p| p.due),
+                );
+                continue;
+            }
             let Some(token) = l.token() else { continue };
             times.push(token.expires_at);
             times.push(token.expires_at - self.notify_before);
@@ -1464,11 +1910,7 @@ impl Engine {
             );
             times.extend(l.refresh.not_before);
             times.extend(l.not_before);
-            for p in self
-                .profiles
-                .values()
-                .filter(|p| &p.target.profile.login == login)
-            {
+            for p in self.profiles.values().filter(|p| &p.target.login == login) {
                 times.extend(p.due);
             }
         }
@@ -1511,7 +1953,16 @@ pub fn renewal_time(
 /// (near the end of a session), halfway, and never within [`MIN_REFRESH_GAP`]: a short-lived
 /// token never turns into a loop of refreshes.
 pub fn next_refresh(now: DateTime<Utc>, expires: DateTime<Utc>) -> DateTime<Utc> {
-    (expires - TOKEN_REFRESH_LEAD).max(now + ((expires - now) / 2).max(MIN_REFRESH_GAP))
+    next_refresh_with(now, expires, TOKEN_REFRESH_LEAD)
+}
+
+/// [`next_refresh`] with another lead: an `aws login` session's [`session_lead`].
+pub fn next_refresh_with(
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+    lead: TimeDelta,
+) -> DateTime<Utc> {
+    (expires - lead).max(now + ((expires - now) / 2).max(MIN_REFRESH_GAP))
 }
 
 /// The delay after the `failures`-th transient failure in a row: [`BACKOFF_BASE`] doubled

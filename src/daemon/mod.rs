@@ -25,7 +25,7 @@ use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, error, info, warn};
 
-use crate::files::config::LoginId;
+use crate::files::config::{LoginId, LoginKind, Profiles};
 use crate::files::fsio;
 use crate::login::portal::Route;
 use engine::{Action, Engine, Event, Level, Notice, Settings, WriteResult};
@@ -125,10 +125,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
 
     if once {
         let profiles = run::load_profiles(&paths.config, paths.config_named)?;
-        if profiles.sso.is_empty()
-            && profiles.problems.is_empty()
-            && options.selection.selectors.is_empty()
-        {
+        if profiles.is_empty() && options.selection.selectors.is_empty() {
             return Ok(Report {
                 no_sso_profiles: true,
                 ..Report::default()
@@ -159,6 +156,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
     let mut watcher = match Watcher::start(
         Watched {
             cache_dir: paths.sso_cache.clone(),
+            login_cache_dir: paths.login_cache.clone(),
             config: paths.config.clone(),
             credentials: paths.credentials.clone(),
         },
@@ -233,6 +231,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                 }
                 Some(Signal::Stop) | None => {
                     info!("stopping");
+                    shell.finish_refreshes().await?;
                     shell.flush()?;
                     if let Some(hooks) = shell.hooks.as_mut() {
                         hooks.stopping();
@@ -355,7 +354,28 @@ impl Shell<'_> {
                     result,
                 })
             }
+            TaskDone::Renew {
+                login,
+                from,
+                result,
+            } => {
+                let result = match result {
+                    Ok(ready) => run::write_renewed(&ready),
+                    Err(refresh) => refresh,
+                };
+                self.handle(Event::Refreshed {
+                    login,
+                    from,
+                    result,
+                })
+            }
         }
+    }
+
+    /// `--refresh-margin`, as the engine takes it.
+    fn engine_margin(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::from_std(self.options.refresh_margin)
+            .unwrap_or(chrono::TimeDelta::minutes(10))
     }
 
     /// Hands an event to the engine and carries out what it says at once.
@@ -374,6 +394,25 @@ impl Shell<'_> {
     fn step(&mut self) -> Result<(), Fatal> {
         let actions = self.engine.decide(Utc::now());
         self.execute(actions)
+    }
+
+    /// Before stopping, lets the refreshes that are out end and writes their files: the
+    /// service has rotated the refresh token, and a file left with the spent one would sign
+    /// the user out. Bounded by the call policy's timeouts and backoff.
+    async fn finish_refreshes(&mut self) -> Result<(), Fatal> {
+        let policy = self.options.policy;
+        let attempts = policy.attempts.max(1);
+        let limit = policy.timeout.saturating_mul(attempts)
+            + policy.backoff.saturating_mul(1 << attempts.min(10))
+            + Duration::from_secs(1);
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.engine.refreshing() {
+            match tokio::time::timeout_at(deadline, self.events.1.recv()).await {
+                Ok(Some(done)) => self.task_done(done)?,
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(())
     }
 
     /// Writes the results in hand before stopping, rather than drop them.
@@ -407,12 +446,25 @@ impl Shell<'_> {
                     login,
                     version,
                     route_of,
-                    ..
+                } if login.kind() == LoginKind::Console => run::spawn_renew(
+                    &self.options.paths.login_cache,
+                    login,
+                    version,
+                    &route_of,
+                    engine::session_lead(self.engine_margin()),
+                    &self.options.signin_endpoint,
+                    self.options.policy,
+                    &self.events.0,
+                ),
+                Action::Refresh {
+                    login,
+                    version,
+                    route_of,
                 } => {
                     if self.once {
-                        debug!("{}: refreshing the token of {login}", route_of.profile.name);
+                        debug!("{}: refreshing the token of {login}", route_of.name());
                     } else {
-                        info!("{}: refreshing the token of {login}", route_of.profile.name);
+                        info!("{}: refreshing the token of {login}", route_of.name());
                     }
                     run::spawn_refresh(
                         &self.options.paths.sso_cache,
@@ -469,12 +521,11 @@ impl Shell<'_> {
             Err(e) if self.once => return Err(e),
             Err(e) => Err(e.to_string()),
         };
-        let empty = result
-            .as_ref()
-            .is_ok_and(|p| p.sso.is_empty() && p.problems.is_empty());
+        let empty = result.as_ref().is_ok_and(Profiles::is_empty);
         if empty && !self.said_no_profiles {
             info!(
-                "no SSO profile in {} yet; waiting for one (`aws configure sso` sets one up)",
+                "no SSO or `aws login` profile in {} yet; waiting for one (`aws configure sso` \
+                 or `aws login` sets one up)",
                 paths.config.display()
             );
         }
@@ -485,7 +536,7 @@ impl Shell<'_> {
     /// Reads every login's token file and tells the engine what each holds.
     fn scan_logins(&mut self) -> Result<(), Fatal> {
         for login in self.engine.logins() {
-            let seen = run::read_login(&self.options.paths.sso_cache, &login);
+            let seen = run::read_login(&self.options.paths, &login);
             self.handle(Event::Login { login, seen })?;
         }
         Ok(())
@@ -508,6 +559,7 @@ impl Shell<'_> {
             outcomes: self.engine.outcomes(),
             no_sso_profiles: false,
             tightened_from: self.tightened_from,
+            sessions_left: self.engine.session_sections(),
         }
     }
 }

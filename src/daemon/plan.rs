@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::files::config::{LoginId, ProfileProblem, Profiles, SsoProfile};
+use crate::files::config::{LoginId, LoginKind, Profile, ProfileProblem, Profiles, SsoProfile};
 use crate::files::credfile::{self, Refusal};
 use crate::login::portal::{CallError, place};
 use crate::login::token::{Token, TokenError};
@@ -89,10 +89,28 @@ impl Eq for Glob {}
 /// A profile to write, and the credentials-file section it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// The SSO profile from the config file.
-    pub profile: SsoProfile,
+    /// The profile from the config file, of either kind.
+    pub profile: Profile,
     /// The section of the credentials file it is written to.
     pub section: String,
+    /// The login it draws on (the profile's, kept at hand).
+    pub login: LoginId,
+}
+
+impl Target {
+    /// The profile `profile` written to `section`.
+    pub fn new(profile: Profile, section: String) -> Self {
+        Self {
+            login: profile.login(),
+            profile,
+            section,
+        }
+    }
+
+    /// The profile's name.
+    pub fn name(&self) -> &str {
+        self.profile.name()
+    }
 }
 
 /// What happened to one profile in a pass.
@@ -132,23 +150,20 @@ impl Outcome {
 
     /// The outcome of a failed portal call. `endpoint` is where the calls really went when
     /// `AWS_ENDPOINT_URL_SSO` (or `AWS_ENDPOINT_URL`) sends them elsewhere than AWS.
-    pub fn from_call(error: CallError, target: &Target, endpoint: Option<&str>) -> Self {
-        let portal = format!(
-            "the SSO portal {}",
-            place(&target.profile.sso_region, endpoint)
-        );
+    pub fn from_call(error: CallError, profile: &SsoProfile, endpoint: Option<&str>) -> Self {
+        let portal = format!("the SSO portal {}", place(&profile.sso_region, endpoint));
         match error {
             CallError::Unauthorized => Outcome::NeedsLogin {
-                command: target.profile.login.login_command(&target.profile.name),
-                login: target.profile.login.clone(),
+                command: profile.login.login_command(&profile.name),
+                login: profile.login.clone(),
                 why: LoginProblem::Rejected,
             },
             CallError::NoAccess { code, message } => Outcome::NoAccess {
                 detail: format!(
                     "no access to account {} as role {} ({code}{}); check sso_account_id and \
                      sso_role_name of this profile, or ask your administrator for the assignment",
-                    target.profile.account_id,
-                    target.profile.role_name,
+                    profile.account_id,
+                    profile.role_name,
                     if message.is_empty() {
                         String::new()
                     } else {
@@ -201,14 +216,16 @@ impl Outcome {
             Outcome::Misconfigured { message } => message.clone(),
             Outcome::NotFound { known, glob } => {
                 let what = if *glob {
-                    "this --profile glob matches no SSO profile in the config file"
+                    "this --profile glob matches no SSO or `aws login` profile in the config file"
                 } else {
-                    "not an SSO profile in the config file"
+                    "not an SSO or `aws login` profile in the config file"
                 };
                 if known.is_empty() {
-                    format!("{what}, which has none; set one up with `aws configure sso`")
+                    format!(
+                        "{what}, which has none; set one up with `aws configure sso` or `aws login`"
+                    )
                 } else {
-                    format!("{what} (its SSO profiles: {})", known.join(", "))
+                    format!("{what} (its profiles: {})", known.join(", "))
                 }
             }
         }
@@ -260,8 +277,10 @@ pub struct ProfileView {
     pub profile: String,
     /// The credentials-file section, if the profile has one.
     pub section: Option<String>,
-    /// The sso-session name or the start URL of a legacy profile.
+    /// The sso-session name, the start URL of a legacy profile, or the `login_session` ARN.
     pub login: Option<String>,
+    /// Which kind of login the profile draws on.
+    pub kind: Option<LoginKind>,
     pub state: State,
     pub credentials_expire_at: Option<DateTime<Utc>>,
     /// When the login's current SSO access token ends.
@@ -312,6 +331,7 @@ impl ProfileView {
                 _ => None,
             },
             login: None,
+            kind: None,
             state,
             credentials_expire_at: None,
             login_expires_at: None,
@@ -333,12 +353,22 @@ pub enum LoginProblem {
     Rejected,
     /// The token file cannot be read or is not a token (the reason, naming the file).
     Unusable(String),
+    /// AWS Sign-In says the `aws login` session is over (what it said).
+    Ended(String),
 }
 
 impl LoginProblem {
     fn describe(&self, login: &LoginId) -> String {
         match self {
+            LoginProblem::Missing if login.kind() == LoginKind::Console => {
+                format!("no {login} is cached (signed out, or never signed in)")
+            }
             LoginProblem::Missing => format!("no login found for {login}"),
+            LoginProblem::Ended(detail) => format!("{login} has ended ({detail})"),
+            LoginProblem::Expired(at) if login.kind() == LoginKind::Console => format!(
+                "the credentials of {login} expired at {} and it cannot be refreshed",
+                format_local(*at)
+            ),
             LoginProblem::Expired(at) => {
                 format!("the login for {login} expired at {}", format_local(*at))
             }
@@ -360,10 +390,8 @@ impl LoginProblem {
 pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(String, Outcome)>) {
     let mut targets = Vec::new();
     let mut outcomes = Vec::new();
-    let own_section = |profile: &SsoProfile| Target {
-        section: profile.name.clone(),
-        profile: profile.clone(),
-    };
+    let usable = profiles.usable();
+    let own_section = |profile: &Profile| Target::new(profile.clone(), profile.name().to_owned());
     let misconfigured = |problem: &ProfileProblem| {
         (
             problem.profile.clone(),
@@ -372,9 +400,9 @@ pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(
             },
         )
     };
-    let known = || profiles.sso.iter().map(|p| p.name.clone()).collect();
+    let known = || usable.iter().map(|p| p.name().to_owned()).collect();
     if selection.selectors.is_empty() {
-        targets.extend(profiles.sso.iter().map(own_section));
+        targets.extend(usable.iter().map(own_section));
         outcomes.extend(profiles.problems.iter().map(misconfigured));
     }
     let exact: Vec<&str> = selection
@@ -393,11 +421,8 @@ pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(
         seen.push(selector);
         match selector {
             Selector::Exact { profile, section } => {
-                if let Some(found) = profiles.sso.iter().find(|p| p.name == *profile) {
-                    targets.push(Target {
-                        profile: found.clone(),
-                        section: section.clone(),
-                    });
+                if let Some(found) = usable.iter().find(|p| p.name() == profile) {
+                    targets.push(Target::new(found.clone(), section.clone()));
                 } else if let Some(problem) =
                     profiles.problems.iter().find(|p| p.profile == *profile)
                 {
@@ -417,15 +442,14 @@ pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(
                 let fresh = |name: &str| {
                     glob.is_match(name)
                         && !exact.contains(&name)
-                        && !targets.iter().any(|t: &Target| t.profile.name == name)
+                        && !targets.iter().any(|t: &Target| t.name() == name)
                         && !outcomes.iter().any(|(n, _)| n == name)
                 };
-                let matched = profiles.sso.iter().any(|p| glob.is_match(&p.name))
+                let matched = usable.iter().any(|p| glob.is_match(p.name()))
                     || profiles.problems.iter().any(|p| glob.is_match(&p.profile));
-                let new_targets: Vec<Target> = profiles
-                    .sso
+                let new_targets: Vec<Target> = usable
                     .iter()
-                    .filter(|p| fresh(&p.name))
+                    .filter(|p| fresh(p.name()))
                     .map(own_section)
                     .collect();
                 let new_problems: Vec<(String, Outcome)> = profiles
@@ -448,7 +472,7 @@ pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(
             }
         }
     }
-    targets.retain(|t| !selection.excludes(&t.profile.name));
+    targets.retain(|t| !selection.excludes(t.name()));
     outcomes.retain(|(name, outcome)| {
         matches!(outcome, Outcome::NotFound { glob: true, .. }) || !selection.excludes(name)
     });
@@ -459,7 +483,7 @@ pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(
     for target in unusable {
         let why = credfile::unusable_section_name(&target.section).unwrap_or_default();
         outcomes.push((
-            target.profile.name.clone(),
+            target.name().to_owned(),
             Outcome::Conflict {
                 section: target.section,
                 refusal: Refusal::UnusableName(why),
@@ -473,7 +497,7 @@ pub fn select(profiles: &Profiles, selection: &Selection) -> (Vec<Target>, Vec<(
         .partition(|t| sections.iter().filter(|s| **s == t.section).count() > 1);
     for target in clashing {
         outcomes.push((
-            target.profile.name.clone(),
+            target.name().to_owned(),
             Outcome::Conflict {
                 section: target.section,
                 refusal: Refusal::TargetedTwice,
@@ -620,7 +644,7 @@ mod tests {
         let names = |targets: &[Target]| -> Vec<String> {
             targets
                 .iter()
-                .map(|t| format!("{}:{}", t.profile.name, t.section))
+                .map(|t| format!("{}:{}", t.name(), t.section))
                 .collect()
         };
         let (targets, outcomes) = select(&profiles(), &choose(&[glob("*")], &[]));
@@ -643,7 +667,10 @@ mod tests {
         assert_eq!(outcomes.len(), 1);
         assert_eq!(outcomes[0].0, "prod-*");
         assert!(
-            outcomes[0].1.message().contains("matches no SSO profile")
+            outcomes[0]
+                .1
+                .message()
+                .contains("matches no SSO or `aws login` profile")
                 && outcomes[0].1.message().contains("dev, legacy"),
             "{outcomes:?}"
         );
@@ -761,13 +788,10 @@ mod tests {
     /// Each failure's message names what to do.
     #[test]
     fn messages_say_what_to_do() {
-        let t = Target {
-            profile: profile(
-                "legacy",
-                LoginId::StartUrl("https://d-1.awsapps.com/start".into()),
-            ),
-            section: "legacy".into(),
-        };
+        let t = profile(
+            "legacy",
+            LoginId::StartUrl("https://d-1.awsapps.com/start".into()),
+        );
         let m = Outcome::from_call(CallError::Unauthorized, &t, None).message();
         assert!(m.contains("aws sso login --profile legacy"), "{m}");
         let m = Outcome::from_call(
@@ -805,10 +829,7 @@ mod tests {
             m.contains("the SSO portal at http://127.0.0.1:9 failed"),
             "{m}"
         );
-        let session = Target {
-            profile: profile("dev", LoginId::Session("corp".into())),
-            section: "dev".into(),
-        };
+        let session = profile("dev", LoginId::Session("corp".into()));
         let m = Outcome::from_call(CallError::Unauthorized, &session, None).message();
         assert!(m.contains("aws sso login --sso-session corp"), "{m}");
     }

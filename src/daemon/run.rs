@@ -13,13 +13,15 @@ use tracing::{debug, warn};
 use crate::daemon::engine::{self, Event, Put, Refresh, Removal, Seen};
 use crate::daemon::plan::Selection;
 use crate::daemon::plan::{self, Outcome, Target};
-use crate::files::config::{self, LoginId, Profiles};
+use crate::files::config::{self, LoginId, Profile, Profiles};
 use crate::files::credfile::{self, Update};
 use crate::files::fsio::{self, FsError, Replaced};
 use crate::files::guard;
 use crate::files::paths::Paths;
+use crate::login::console::{self, SessionError};
 use crate::login::oidc::{Oidc, RefreshError};
 use crate::login::portal::{CallError, CallPolicy, Endpoint, Portal, Route};
+use crate::login::signin::{self, Renewal, SignIn};
 use crate::login::token::{self, Problem, Token, TokenError};
 use crate::secret::redact;
 
@@ -52,6 +54,8 @@ pub struct Options {
     pub sso_endpoint: Endpoint,
     /// Where SSO OIDC is when not at AWS (`AWS_ENDPOINT_URL_SSO_OIDC`).
     pub oidc_endpoint: Endpoint,
+    /// Where AWS Sign-In is when not at AWS (`AWS_ENDPOINT_URL_SIGNIN`).
+    pub signin_endpoint: Endpoint,
     /// How the user is told that a login is needed.
     pub notify: Notify,
 }
@@ -110,6 +114,9 @@ pub struct Report {
     pub no_sso_profiles: bool,
     /// The credentials file's mode was looser than 0600 and has been tightened from this.
     pub tightened_from: Option<u32>,
+    /// Sections written from `aws login` sessions, with when their credentials end: nothing
+    /// renews them after `--once`, and the AWS CLI reads them before the session itself.
+    pub sessions_left: Vec<(String, chrono::DateTime<Utc>)>,
 }
 
 impl Report {
@@ -280,9 +287,12 @@ fn wrote_anyway(path: &Path, done: Option<Wrote>, error: Fatal) -> Result<Wrote,
     }
 }
 
-/// Reads a login's token file and says what it holds.
-pub fn read_login(cache_dir: &Path, login: &LoginId) -> Seen {
-    let path = token::token_path(cache_dir, login);
+/// Reads a login's file (an SSO token, an `aws login` session) and says what it holds.
+pub fn read_login(paths: &Paths, login: &LoginId) -> Seen {
+    if let LoginId::Console(arn) = login {
+        return read_session(&console::session_path(&paths.login_cache, arn));
+    }
+    let path = token::token_path(&paths.sso_cache, login);
     match token::read(&path) {
         Ok(token) => Seen::Token(token),
         Err(TokenError::Missing { .. }) => Seen::Missing,
@@ -296,15 +306,42 @@ pub fn read_login(cache_dir: &Path, login: &LoginId) -> Seen {
     }
 }
 
-/// Where a profile's calls go.
+/// Reads an `aws login` session's file. Only the credentials and a fingerprint of the
+/// refresh token leave this function; the token and the key stay in the file.
+fn read_session(path: &Path) -> Seen {
+    match console::read(path) {
+        Ok(session) => Seen::Session(engine::Session {
+            version: engine::session_version(&session.refresh_token, &session.credentials),
+            credentials: session.credentials,
+        }),
+        Err(SessionError::Missing { .. }) => Seen::Missing,
+        Err(e) if e.may_be_partial() => Seen::NotYet(e.to_string()),
+        Err(e) => Seen::Unusable(format!("{e}; run `aws login` again")),
+    }
+}
+
+/// Where a profile's calls go: the SSO region of an SSO profile; for an `aws login`
+/// profile the region botocore would use before the session's file is read (its
+/// `signInRegion`, read by [`spawn_refresh`], comes first).
 pub fn route_of(target: &Target) -> Route {
     let bundle_env = std::env::var_os("AWS_CA_BUNDLE")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
+    let region = match &target.profile {
+        Profile::Sso(p) => p.sso_region.clone(),
+        Profile::Console(p) => signin_region(None, p.region.as_deref()).unwrap_or_default(),
+    };
     Route {
-        region: target.profile.sso_region.clone(),
-        ca_bundle: bundle_env.or_else(|| target.profile.ca_bundle.as_ref().map(PathBuf::from)),
+        region,
+        ca_bundle: bundle_env.or_else(|| target.profile.ca_bundle().map(PathBuf::from)),
     }
+}
+
+/// The Sign-In region as botocore picks it: the session's `signInRegion`, else
+/// `AWS_DEFAULT_REGION`, else the profile's `region`.
+fn signin_region(sign_in_region: Option<&str>, profile_region: Option<&str>) -> Option<String> {
+    let env = std::env::var("AWS_DEFAULT_REGION").ok();
+    signin::region(sign_in_region, env.as_deref(), profile_region)
 }
 
 /// Starts a GetRoleCredentials call for every job, at most [`MAX_CONCURRENT_CALLS`] in
@@ -328,27 +365,30 @@ pub fn spawn_fetches(
         policy,
     ));
     for (target, token, version) in jobs {
+        let Profile::Sso(profile) = target.profile.clone() else {
+            continue; // never asked for: `aws login` profiles take their session's credentials
+        };
         let portal = Arc::clone(&portal);
         let permits = Arc::clone(
             permits
                 .entry(route_of(&target))
                 .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS))),
         );
-        let name = target.profile.name.clone();
+        let name = target.name().to_owned();
         let call = tokio::spawn(async move {
             let _permit = permits.acquire_owned().await;
             let route = route_of(&target);
-            let profile = target.profile.name.clone();
+            let name = target.name().to_owned();
             // Boxed, so that a task waiting for its permit holds a pointer, not the SDK call's
             // future (kilobytes): with hundreds of profiles those made most of the peak heap,
             // which the allocator then keeps while the daemon idles.
             Box::pin(portal.role_credentials(
                 &route,
-                &target.profile.account_id,
-                &target.profile.role_name,
+                &profile.account_id,
+                &profile.role_name,
                 &token.access_token,
                 |attempt, error, delay| {
-                    warn!("{profile}: attempt {attempt} failed: {error}; retrying in {delay:.1?}");
+                    warn!("{name}: attempt {attempt} failed: {error}; retrying in {delay:.1?}");
                 },
             ))
             .await
@@ -381,6 +421,13 @@ pub enum TaskDone {
         login: LoginId,
         from: u64,
         result: Result<Ready, Refresh>,
+    },
+    /// An `aws login` session's refresh ended; if Sign-In answered, the session's new file
+    /// content is ready and the loop writes it (see [`write_renewed`]).
+    Renew {
+        login: LoginId,
+        from: u64,
+        result: Result<Box<signin::Ready>, Refresh>,
     },
 }
 
@@ -498,4 +545,107 @@ fn read_token_bytes(path: &Path) -> Result<(Vec<u8>, Token), String> {
     let token = token::parse(&bytes)
         .map_err(|problem| format!("{} is not a usable SSO token ({problem})", path.display()))?;
     Ok((bytes, token))
+}
+
+/// Writes a refreshed `aws login` session's file as botocore does (atomically, 0600, every
+/// other field kept), only while it still holds the refresh token the refresh used: a new
+/// `aws login`, or another program's refresh, meanwhile wins. Runs on the loop, so the engine
+/// knows the new session before anything can read the file.
+pub fn write_renewed(ready: &signin::Ready) -> Refresh {
+    let path = &ready.path;
+    match console::write_if_unchanged(path, &ready.contents, &ready.used) {
+        Ok(true) => match console::parse(&ready.contents) {
+            Ok(session) => Refresh::Renewed(engine::Session {
+                version: engine::session_version(&session.refresh_token, &session.credentials),
+                credentials: session.credentials,
+            }),
+            Err(problem) => Refresh::Failed(format!("{}: {problem}", path.display())),
+        },
+        Ok(false) => Refresh::Changed,
+        Err(e) => Refresh::Failed(e.to_string()),
+    }
+}
+
+/// Starts the refresh of an `aws login` session (see [`signin::renew`]): the file is re-read
+/// first, and when it no longer holds `version` (another program refreshed it, a new login)
+/// no call is made; otherwise CreateOAuth2Token with a new DPoP proof per attempt, in the
+/// Sign-In region botocore would use. Reports back as [`TaskDone::Renew`].
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_renew(
+    cache_dir: &Path,
+    login: LoginId,
+    version: u64,
+    target: &Target,
+    lead: chrono::TimeDelta,
+    endpoint: &Endpoint,
+    policy: CallPolicy,
+    events: &mpsc::UnboundedSender<TaskDone>,
+) {
+    let LoginId::Console(arn) = &login else {
+        return;
+    };
+    let path = console::session_path(cache_dir, arn);
+    let events = events.clone();
+    let task_login = login.clone();
+    let endpoint = endpoint.clone();
+    let route = route_of(target);
+    let profile_region = target.profile.region().map(str::to_owned);
+    let name = target.name().to_owned();
+    let call = tokio::spawn(async move {
+        // The file as it is now: another program may have refreshed it already.
+        let session = match console::read(&path) {
+            Ok(session) => session,
+            Err(e) if e.may_be_partial() => return Err(Refresh::Changed),
+            Err(SessionError::Missing { .. }) => return Err(Refresh::Changed),
+            Err(e) => return Err(Refresh::Failed(e.to_string())),
+        };
+        if engine::session_version(&session.refresh_token, &session.credentials) != version {
+            return Err(Refresh::Changed);
+        }
+        let Some(region) =
+            signin_region(session.sign_in_region.as_deref(), profile_region.as_deref())
+        else {
+            return Err(Refresh::Failed(format!(
+                "no region for AWS Sign-In: set `region` in profile {name} (or AWS_DEFAULT_REGION)"
+            )));
+        };
+        drop(session);
+        let route = Route { region, ..route };
+        let signin = SignIn::new([route.clone()], &endpoint, policy);
+        let threshold = Utc::now() + lead;
+        let renewal = signin::renew(
+            &signin,
+            &route,
+            &path,
+            threshold,
+            |attempt, error, delay| {
+                warn!("{name}: Sign-In attempt {attempt} failed: {error}; retrying in {delay:.1?}");
+            },
+        )
+        .await;
+        match renewal {
+            Renewal::Ready(ready) => Ok(ready),
+            Renewal::Fresh(_) | Renewal::Changed => Err(Refresh::Changed),
+            Renewal::Failed(e) => Err(match e {
+                signin::RefreshError::SessionEnded { .. }
+                | signin::RefreshError::InvalidGrant { .. } => Refresh::Rejected(e.to_string()),
+                signin::RefreshError::NotPermitted { .. } => Refresh::NotPermitted(e.to_string()),
+                signin::RefreshError::Transient { .. } => Refresh::Transient(e.to_string()),
+                signin::RefreshError::Failed { .. } => Refresh::Failed(e.to_string()),
+            }),
+        }
+    });
+    tokio::spawn(async move {
+        let result = match call.await {
+            Ok(result) => result,
+            Err(_) => Err(Refresh::Failed(
+                "internal error: the refresh stopped unexpectedly".to_owned(),
+            )),
+        };
+        let _ = events.send(TaskDone::Renew {
+            login: task_login,
+            from: version,
+            result,
+        });
+    });
 }

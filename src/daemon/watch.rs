@@ -1,5 +1,5 @@
-//! The file watcher: turns file-system events about the SSO token cache, the config file and
-//! the credentials file into [`Hint`]s for the daemon's event loop.
+//! The file watcher: turns file-system events about the SSO token cache, the `aws login`
+//! cache, the config file and the credentials file into [`Hint`]s for the daemon's event loop.
 //!
 //! Events are hints and nothing more: the loop re-reads, and never trusts an event for
 //! content. Watches are on folders, never on files, and never recursive (notify's "Known
@@ -62,6 +62,8 @@ impl Hint {
 pub struct Watched {
     /// `~/.aws/sso/cache`: only `*.json` names in it count.
     pub cache_dir: PathBuf,
+    /// `~/.aws/login/cache` (`aws login` sessions): likewise, with the same hint.
+    pub login_cache_dir: PathBuf,
     /// The config file: only its exact name counts.
     pub config: PathBuf,
     /// The credentials file: only its exact name counts.
@@ -379,6 +381,7 @@ impl Watcher {
     pub fn start(watched: Watched, hints: Sender<Hint>) -> Result<Self, WatchError> {
         let watched = Watched {
             cache_dir: absolute(watched.cache_dir),
+            login_cache_dir: absolute(watched.login_cache_dir),
             config: absolute(watched.config),
             credentials: absolute(watched.credentials),
         };
@@ -428,11 +431,18 @@ impl Watcher {
     /// credentials file's target (dotfile managers link them into a repository, and that is
     /// where other programs and ssofresh itself write).
     fn targets(&self) -> Vec<Target> {
-        let mut targets = vec![Target {
-            hint: Hint::Cache,
-            dir: self.watched.cache_dir.clone(),
-            matcher: Matcher::Json,
-        }];
+        let mut targets = vec![
+            Target {
+                hint: Hint::Cache,
+                dir: self.watched.cache_dir.clone(),
+                matcher: Matcher::Json,
+            },
+            Target {
+                hint: Hint::Cache,
+                dir: self.watched.login_cache_dir.clone(),
+                matcher: Matcher::Json,
+            },
+        ];
         for (hint, file) in [
             (Hint::Config, &self.watched.config),
             (Hint::Credentials, &self.watched.credentials),
@@ -913,6 +923,7 @@ mod tests {
             let watcher = Watcher::start(
                 Watched {
                     cache_dir: aws.join("sso").join("cache"),
+                    login_cache_dir: aws.join("login").join("cache"),
                     config: aws.join("config"),
                     credentials: aws.join("credentials"),
                 },

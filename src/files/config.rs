@@ -9,31 +9,63 @@ use std::fmt;
 
 use crate::files::ini::{self, Kind};
 
-/// The login (cached SSO token) a profile draws on. Its [`cache_key`](Self::cache_key) names
-/// the token file: `~/.aws/sso/cache/<sha1(cache_key)>.json`.
+/// The login a profile draws on, of either kind. Its [`cache_key`](Self::cache_key) names the
+/// file that holds it: an SSO token in `~/.aws/sso/cache/<sha1(cache_key)>.json`, an
+/// `aws login` session in `~/.aws/login/cache/<sha256(cache_key)>.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LoginId {
     /// `sso_session = NAME` profiles share the `[sso-session NAME]` login.
     Session(String),
     /// Legacy profiles: the login is keyed by the exact `sso_start_url` string.
     StartUrl(String),
+    /// `login_session = ARN` profiles (`aws login`) share the console session of that ARN.
+    Console(String),
+}
+
+/// The two kinds of login: an IAM Identity Center token, turned into role credentials per
+/// profile by the portal, or an `aws login` console session, which holds the credentials
+/// itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    Sso,
+    Console,
+}
+
+impl LoginKind {
+    /// The name used in `status` output and its JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoginKind::Sso => "sso",
+            LoginKind::Console => "login",
+        }
+    }
 }
 
 impl LoginId {
-    /// The string whose SHA-1 names the token file, as the AWS CLI computes it.
+    /// The string whose digest names the login's file, as the AWS CLI computes it.
     pub fn cache_key(&self) -> &str {
         match self {
             LoginId::Session(name) => name,
             LoginId::StartUrl(url) => url,
+            LoginId::Console(arn) => arn,
+        }
+    }
+
+    /// Which kind of login this is.
+    pub fn kind(&self) -> LoginKind {
+        match self {
+            LoginId::Session(_) | LoginId::StartUrl(_) => LoginKind::Sso,
+            LoginId::Console(_) => LoginKind::Console,
         }
     }
 
     /// The command that renews this login, e.g. `aws sso login --sso-session corp`.
-    /// A legacy login is renewed through one of its profiles.
+    /// A legacy login and a console session are renewed through one of their profiles.
     pub fn login_command(&self, profile: &str) -> String {
         match self {
             LoginId::Session(name) => format!("aws sso login --sso-session {}", shell_word(name)),
             LoginId::StartUrl(_) => format!("aws sso login --profile {}", shell_word(profile)),
+            LoginId::Console(_) => format!("aws login --profile {}", shell_word(profile)),
         }
     }
 }
@@ -43,6 +75,7 @@ impl fmt::Display for LoginId {
         match self {
             LoginId::Session(name) => write!(f, "sso-session {name}"),
             LoginId::StartUrl(url) => write!(f, "start URL {url}"),
+            LoginId::Console(arn) => write!(f, "`aws login` session {arn}"),
         }
     }
 }
@@ -96,6 +129,64 @@ pub struct ConsoleProfile {
     pub ca_bundle: Option<String>,
 }
 
+impl ConsoleProfile {
+    /// The session it draws on.
+    pub fn login(&self) -> LoginId {
+        LoginId::Console(self.login_session.clone())
+    }
+}
+
+/// A profile ssofresh serves, of either kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Profile {
+    /// Role credentials from the SSO portal.
+    Sso(SsoProfile),
+    /// Credentials from an `aws login` session.
+    Console(ConsoleProfile),
+}
+
+impl Profile {
+    /// The profile's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Profile::Sso(p) => &p.name,
+            Profile::Console(p) => &p.name,
+        }
+    }
+
+    /// The login it draws on.
+    pub fn login(&self) -> LoginId {
+        match self {
+            Profile::Sso(p) => p.login.clone(),
+            Profile::Console(p) => p.login(),
+        }
+    }
+
+    /// The profile's own `region`.
+    pub fn region(&self) -> Option<&str> {
+        match self {
+            Profile::Sso(p) => p.region.as_deref(),
+            Profile::Console(p) => p.region.as_deref(),
+        }
+    }
+
+    /// The profile's `ca_bundle`.
+    pub fn ca_bundle(&self) -> Option<&str> {
+        match self {
+            Profile::Sso(p) => p.ca_bundle.as_deref(),
+            Profile::Console(p) => p.ca_bundle.as_deref(),
+        }
+    }
+
+    /// The SSO profile, if it is one.
+    pub fn sso(&self) -> Option<&SsoProfile> {
+        match self {
+            Profile::Sso(p) => Some(p),
+            Profile::Console(_) => None,
+        }
+    }
+}
+
 /// The settings that make a profile an SSO profile; none may sit beside `login_session`.
 const SSO_KEYS: [&str; 5] = [
     "sso_session",
@@ -133,6 +224,23 @@ pub struct Profiles {
     pub problems: Vec<ProfileProblem>,
     /// Usable `aws login` profiles, in file order.
     pub console: Vec<ConsoleProfile>,
+}
+
+impl Profiles {
+    /// Every usable profile: the SSO ones in file order, then the `aws login` ones.
+    pub fn usable(&self) -> Vec<Profile> {
+        self.sso
+            .iter()
+            .cloned()
+            .map(Profile::Sso)
+            .chain(self.console.iter().cloned().map(Profile::Console))
+            .collect()
+    }
+
+    /// True when the file has no profile ssofresh could serve, usable or not.
+    pub fn is_empty(&self) -> bool {
+        self.sso.is_empty() && self.console.is_empty() && self.problems.is_empty()
+    }
 }
 
 /// Reads the text of a config file.

@@ -43,7 +43,7 @@ pub fn stopping() {
 /// `3 profiles fresh, next renewal 14:05; corp needs login`.
 pub fn status_line(profiles: &[ProfileView], now: DateTime<Utc>) -> String {
     if profiles.is_empty() {
-        return "no SSO profile to keep fresh".to_owned();
+        return "no profile to keep fresh".to_owned();
     }
     let count = |state: State| profiles.iter().filter(|p| p.state == state).count();
     let fresh = count(State::Fresh);
@@ -96,6 +96,7 @@ mod tests {
             profile: name.into(),
             section: Some(name.into()),
             login: Some(login.into()),
+            kind: None,
             state,
             credentials_expire_at: None,
             login_expires_at: None,
@@ -131,6 +132,6 @@ mod tests {
             line,
             format!("2 profiles fresh, next renewal {hm}; old needs login; 1 waiting to retry")
         );
-        assert_eq!(status_line(&[], now), "no SSO profile to keep fresh");
+        assert_eq!(status_line(&[], now), "no profile to keep fresh");
     }
 }

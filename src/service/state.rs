@@ -15,7 +15,7 @@ use sha1::{Digest, Sha1};
 
 use crate::daemon::Published;
 use crate::daemon::plan::{ProfileView, State};
-use crate::files::config::LoginId;
+use crate::files::config::{LoginId, LoginKind};
 use crate::files::credfile::{self, SectionState};
 use crate::files::fsio::{self, FsError};
 use crate::time::format_time;
@@ -43,6 +43,9 @@ pub struct ProfileJson {
     pub profile: String,
     pub section: Option<String>,
     pub login: Option<String>,
+    /// `sso` or `login` (an `aws login` session); absent in files of older versions.
+    #[serde(default)]
+    pub kind: Option<String>,
     pub state: String,
     pub credentials_expire_at: Option<String>,
     pub login_expires_at: Option<String>,
@@ -54,9 +57,9 @@ pub struct ProfileJson {
 /// A section ssofresh wrote from a login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrittenJson {
-    /// `sso_session` or `start_url`.
+    /// `sso_session`, `start_url` or `login_session` (an `aws login` session).
     pub login_kind: String,
-    /// The sso-session name or the start URL.
+    /// The sso-session name, the start URL, or the `login_session` ARN.
     pub login: String,
     pub section: String,
     /// Lowercase hex SHA-1 of the access key id written.
@@ -71,6 +74,7 @@ impl ProfileJson {
             profile: view.profile.clone(),
             section: view.section.clone(),
             login: view.login.clone(),
+            kind: view.kind.map(|k| k.name().to_owned()),
             state: view.state.name().to_owned(),
             credentials_expire_at: time(view.credentials_expire_at),
             login_expires_at: time(view.login_expires_at),
@@ -103,6 +107,11 @@ impl ProfileJson {
             profile: self.profile.clone(),
             section: self.section.clone(),
             login: self.login.clone(),
+            kind: match self.kind.as_deref() {
+                Some("sso") => Some(LoginKind::Sso),
+                Some("login") => Some(LoginKind::Console),
+                _ => None,
+            },
             state,
             credentials_expire_at: time(&self.credentials_expire_at),
             login_expires_at: time(&self.login_expires_at),
@@ -143,6 +152,7 @@ impl StateFile {
                     let (kind, name) = match login {
                         LoginId::Session(name) => ("sso_session", name),
                         LoginId::StartUrl(url) => ("start_url", url),
+                        LoginId::Console(arn) => ("login_session", arn),
                     };
                     WrittenJson {
                         login_kind: kind.to_owned(),
@@ -185,6 +195,7 @@ impl StateFile {
                 let login = match w.login_kind.as_str() {
                     "sso_session" => LoginId::Session(w.login.clone()),
                     "start_url" => LoginId::StartUrl(w.login.clone()),
+                    "login_session" => LoginId::Console(w.login.clone()),
                     _ => return None,
                 };
                 match credfile::section_key_id(credentials, &w.section) {
@@ -208,6 +219,7 @@ mod tests {
                 profile: "dev".into(),
                 section: Some("dev".into()),
                 login: Some("corp".into()),
+                kind: None,
                 state: State::NeedsLogin,
                 credentials_expire_at: Some(DateTime::<Utc>::UNIX_EPOCH),
                 login_expires_at: None,

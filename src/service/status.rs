@@ -17,11 +17,13 @@ use std::process::ExitCode;
 use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
 
-use crate::daemon::plan::{self, Outcome, ProfileView, Selection, State};
+use crate::daemon::plan::{self, LoginProblem, Outcome, ProfileView, Selection, State};
 use crate::daemon::run::load_profiles;
+use crate::files::config::LoginId;
 use crate::files::credfile;
 use crate::files::fsio::{self, Holder};
 use crate::files::paths::{self, Paths};
+use crate::login::console::{self, SessionError};
 use crate::login::token;
 use crate::service::state::{ProfileJson, StateFile};
 use crate::time::{format_local, format_time, relative};
@@ -91,7 +93,7 @@ pub fn gather(
             if chose {
                 let chosen: Vec<&str> = targets
                     .iter()
-                    .map(|t| t.profile.name.as_str())
+                    .map(|t| t.name())
                     .chain(selection.iter().map(|(n, _)| n.as_str()))
                     .collect();
                 views.retain(|v| chosen.contains(&v.profile.as_str()));
@@ -125,24 +127,40 @@ fn from_files(
     credentials: &str,
     now: DateTime<Utc>,
 ) -> ProfileView {
-    let login = &target.profile.login;
-    let read = token::read(&token::token_path(&paths.sso_cache, login));
+    let login = &target.login;
     let expires = credfile::section_expiry(credentials, &target.section);
+    // Whether the login can be used, and when an SSO login's token ends.
+    let (usable, login_expires_at) = match login {
+        LoginId::Console(arn) => {
+            let usable = match console::read(&console::session_path(&paths.login_cache, arn)) {
+                Ok(_) => Ok(()),
+                Err(SessionError::Missing { .. }) => Err(LoginProblem::Missing),
+                Err(e) => Err(LoginProblem::Unusable(e.to_string())),
+            };
+            (usable, None)
+        }
+        _ => {
+            let read = token::read(&token::token_path(&paths.sso_cache, login));
+            let usable = plan::usable_token(&read, now).map(|_| ());
+            (usable, read.as_ref().ok().map(|t| t.expires_at))
+        }
+    };
     let mut view = ProfileView {
-        profile: target.profile.name.clone(),
+        profile: target.name().to_owned(),
         section: Some(target.section.clone()),
         login: Some(login.cache_key().to_owned()),
+        kind: Some(login.kind()),
         state: State::Fresh,
         credentials_expire_at: expires,
-        login_expires_at: read.as_ref().ok().map(|t| t.expires_at),
+        login_expires_at,
         next_action_at: None,
         message: None,
         fix: None,
     };
-    if let Err(why) = plan::usable_token(&read, now) {
+    if let Err(why) = usable {
         let outcome = Outcome::NeedsLogin {
             login: login.clone(),
-            command: login.login_command(&target.profile.name),
+            command: login.login_command(target.name()),
             why,
         };
         (view.state, view.message, view.fix) = outcome.status();
@@ -240,16 +258,21 @@ impl Report {
         }
         out.push_str(&format!(" for {}\n", self.credentials));
         if self.source == Source::Files {
-            out.push_str("(worked out from the config, the SSO cache and the credentials file)\n");
+            out.push_str(
+                "(worked out from the config, the login caches and the credentials file)\n",
+            );
         }
         if self.profiles.is_empty() {
-            out.push_str("no SSO profile selected; set one up with `aws configure sso`\n");
+            out.push_str(
+                "no SSO or `aws login` profile selected; set one up with `aws configure sso` or `aws login`\n",
+            );
             return out;
         }
         out.push('\n');
         let at = |t: Option<DateTime<Utc>>| t.map(|t| when(t, now)).unwrap_or_else(|| "-".into());
         let mut rows = vec![[
             "PROFILE".to_owned(),
+            "KIND".to_owned(),
             "SECTION".to_owned(),
             "STATE".to_owned(),
             "CREDENTIALS UNTIL".to_owned(),
@@ -259,6 +282,7 @@ impl Report {
         for p in &self.profiles {
             rows.push([
                 p.profile.clone(),
+                p.kind.map_or("-", |k| k.name()).to_owned(),
                 p.section.clone().unwrap_or_else(|| "-".into()),
                 p.state.name().to_owned(),
                 at(p.credentials_expire_at),
@@ -266,7 +290,7 @@ impl Report {
                 at(p.next_action_at),
             ]);
         }
-        let widths: Vec<usize> = (0..6)
+        let widths: Vec<usize> = (0..7)
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
             .collect();
         for (i, row) in rows.iter().enumerate() {
@@ -277,7 +301,7 @@ impl Report {
                 } else {
                     format!("{cell:<w$}  ", w = widths[c])
                 };
-                let state = (i > 0 && c == 2).then(|| self.profiles[i - 1].state);
+                let state = (i > 0 && c == 3).then(|| self.profiles[i - 1].state);
                 line.push_str(&paint(&padded, state, colour));
             }
             out.push_str(line.trim_end());
@@ -347,6 +371,7 @@ mod tests {
                     profile: format!("p{i}"),
                     section: Some(format!("p{i}")),
                     login: Some("corp".into()),
+                    kind: None,
                     state: *s,
                     credentials_expire_at: None,
                     login_expires_at: None,
@@ -379,7 +404,7 @@ mod tests {
             plain.contains("daemon: not running for /h/.aws/credentials"),
             "{plain}"
         );
-        assert!(plain.contains("PROFILE  SECTION  STATE"), "{plain}");
+        assert!(plain.contains("PROFILE  KIND  SECTION  STATE"), "{plain}");
         assert!(
             plain.contains("p1: wrong\n  fix: aws sso login\n"),
             "{plain}"

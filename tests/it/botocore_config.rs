@@ -146,7 +146,7 @@ fn compare(path: &Path) -> Vec<String> {
                 let config = &verdict["config"];
                 let session = match &p.login {
                     LoginId::Session(s) => Value::String(s.clone()),
-                    LoginId::StartUrl(_) => Value::Null,
+                    LoginId::StartUrl(_) | LoginId::Console(_) => Value::Null,
                 };
                 let same = status == "ok"
                     && config["sso_start_url"] == p.start_url.as_str()

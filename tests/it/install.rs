@@ -551,11 +551,12 @@ fn install_checks_the_profile_choice_now() {
         let out = setup.run(&args);
         out.assert_status(1);
         assert!(
-            out.stderr
-                .contains("--profile dev-*: this --profile glob matches no SSO profile"),
+            out.stderr.contains(
+                "--profile dev-*: this --profile glob matches no SSO or `aws login` profile"
+            ),
             "{out}"
         );
-        assert!(out.stderr.contains("its SSO profiles: prod"), "{out}");
+        assert!(out.stderr.contains("its profiles: prod"), "{out}");
         assert!(out.stderr.contains("nothing was installed"), "{out}");
         assert_eq!(setup.files(), before, "nothing written");
         assert!(

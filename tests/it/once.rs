@@ -400,7 +400,7 @@ fn unknown_and_broken_profiles() {
     out.assert_status(2);
     assert!(
         out.stderr.contains(
-            "nosuch: not an SSO profile in the config file (its SSO profiles: dev, prod, legacy)"
+            "nosuch: not an SSO or `aws login` profile in the config file (its profiles: dev, prod, legacy)"
         ),
         "{out}"
     );
@@ -431,8 +431,8 @@ fn globs_and_excludes() {
     out.assert_status(2);
     assert!(
         out.stderr.contains(
-            "staging-*: this --profile glob matches no SSO profile in the config file \
-             (its SSO profiles: dev, prod, legacy)"
+            "staging-*: this --profile glob matches no SSO or `aws login` profile in the config file \
+             (its profiles: dev, prod, legacy)"
         ),
         "{out}"
     );

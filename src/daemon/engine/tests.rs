@@ -119,7 +119,7 @@ fn fetched(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Fetch { target, .. } => Some(target.profile.name.clone()),
+            Action::Fetch { target, .. } => Some(target.name().to_owned()),
             _ => None,
         })
         .collect()
@@ -132,7 +132,7 @@ fn version_of(actions: &[Action], name: &str) -> u64 {
         .find_map(|a| match a {
             Action::Fetch {
                 target, version, ..
-            } if target.profile.name == name => Some(*version),
+            } if target.name() == name => Some(*version),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no fetch for {name} in {actions:?}"))
@@ -851,12 +851,7 @@ fn simulate(
                 } => {
                     fetches += 1;
                     n += 1;
-                    let ev = ok(
-                        &target.profile.name,
-                        version,
-                        &format!("AK-{n}"),
-                        expiry(now),
-                    );
+                    let ev = ok(target.name(), version, &format!("AK-{n}"), expiry(now));
                     queue.extend(e.handle(ev, now));
                     queue.extend(e.decide(now));
                 }
@@ -1119,7 +1114,7 @@ fn review4_late_answer_for_the_old_role_is_written() {
     let calls: Vec<_> = a
         .iter()
         .filter_map(|a| match a {
-            Action::Fetch { target, .. } => Some(target.profile.role_name.clone()),
+            Action::Fetch { target, .. } => target.profile.sso().map(|p| p.role_name.clone()),
             _ => None,
         })
         .collect();
@@ -1296,7 +1291,7 @@ fn drive(
                 Action::Fetch {
                     target, version, ..
                 } => {
-                    let name = target.profile.name.clone();
+                    let name = target.name().to_owned();
                     let i: usize = name[1..].parse().expect("profile p<i>");
                     let a = answer(i);
                     out.push((now + TimeDelta::milliseconds(a.ms), name, version, a.result));
