@@ -1213,6 +1213,12 @@ impl Engine {
                     .iter()
                     .map(|(id, l)| (id.clone(), self.session_renewal(l)))
                     .collect();
+                let ended: BTreeSet<LoginId> = self
+                    .logins
+                    .iter()
+                    .filter(|(_, l)| l.session().is_some_and(|s| l.rejected == Some(s.version)))
+                    .map(|(id, _)| id.clone())
+                    .collect();
                 for p in self.profiles.values_mut() {
                     let Some(creds) = p.pending.take() else {
                         continue;
@@ -1268,7 +1274,13 @@ impl Engine {
                             l.written.remove(&section);
                         }
                     }
-                    p.outcome = Some(Outcome::Written { section, expires });
+                    // A session Sign-In declared over keeps saying so while its last
+                    // credentials are written: only the user can renew it.
+                    let ended = ended.contains(&p.target.login)
+                        && matches!(p.outcome, Some(Outcome::NeedsLogin { .. }));
+                    if !ended {
+                        p.outcome = Some(Outcome::Written { section, expires });
+                    }
                     p.held = Some(creds);
                     p.due = (p.target.login.kind() == LoginKind::Sso).then_some(due);
                 }
@@ -1627,7 +1639,10 @@ impl Engine {
         let outcome = match &result {
             Refresh::Renewed(session) => {
                 l.refresh = RefreshState {
-                    next_at: Some(next_refresh_with(now, session.credentials.expiration, lead)),
+                    // Never again within a minute, however short the new credentials.
+                    next_at: Some(
+                        (session.credentials.expiration - lead).max(now + MIN_REFRESH_GAP),
+                    ),
                     ..RefreshState::default()
                 };
                 l.rejected = None;
@@ -1953,16 +1968,7 @@ pub fn renewal_time(
 /// (near the end of a session), halfway, and never within [`MIN_REFRESH_GAP`]: a short-lived
 /// token never turns into a loop of refreshes.
 pub fn next_refresh(now: DateTime<Utc>, expires: DateTime<Utc>) -> DateTime<Utc> {
-    next_refresh_with(now, expires, TOKEN_REFRESH_LEAD)
-}
-
-/// [`next_refresh`] with another lead: an `aws login` session's [`session_lead`].
-pub fn next_refresh_with(
-    now: DateTime<Utc>,
-    expires: DateTime<Utc>,
-    lead: TimeDelta,
-) -> DateTime<Utc> {
-    (expires - lead).max(now + ((expires - now) / 2).max(MIN_REFRESH_GAP))
+    (expires - TOKEN_REFRESH_LEAD).max(now + ((expires - now) / 2).max(MIN_REFRESH_GAP))
 }
 
 /// The delay after the `failures`-th transient failure in a row: [`BACKOFF_BASE`] doubled

@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
-use crate::files::config::{Profiles, SsoProfile};
+use crate::files::config::{LoginKind, Profiles, SsoProfile};
 use crate::login::token::RefreshGrant;
 use crate::secret::Secret;
 
@@ -1866,4 +1866,326 @@ fn restored_record_is_removed_at_logout() {
     );
     let a = e.decide(now);
     assert_eq!(writes(&a), [(vec![], vec!["dev".to_owned()])]);
+}
+
+// ---- `aws login` sessions: the second kind of login ----
+
+const ARN: &str = "arn:aws:iam::012345678901:user/Admin";
+
+fn console() -> LoginId {
+    LoginId::Console(ARN.into())
+}
+
+/// `cons` on an `aws login` session, `dev` on the `corp` SSO session.
+fn mixed_config() -> Profiles {
+    Profiles {
+        sso: vec![profile("dev", corp(), "111111111111")],
+        problems: Vec::new(),
+        console: vec![crate::files::config::ConsoleProfile {
+            name: "cons".into(),
+            login_session: ARN.into(),
+            region: Some("eu-west-1".into()),
+            ca_bundle: None,
+        }],
+    }
+}
+
+/// Only the `aws login` profile `cons`.
+fn console_config() -> Profiles {
+    Profiles {
+        sso: Vec::new(),
+        ..mixed_config()
+    }
+}
+
+/// The session as read from its file: credentials `id` until `expires`, refresh token `rt`.
+fn session(id: &str, expires: DateTime<Utc>, rt: &str) -> Session {
+    let credentials = creds(id, expires);
+    Session {
+        version: session_version(&Secret::new(rt), &credentials),
+        credentials,
+    }
+}
+
+fn seen_session(s: Session) -> Event {
+    Event::Login {
+        login: console(),
+        seen: Seen::Session(s),
+    }
+}
+
+/// The version the refresh among `actions` starts from, if there is one.
+fn session_refresh_of(actions: &[Action]) -> Option<u64> {
+    actions.iter().find_map(|a| match a {
+        Action::Refresh { login, version, .. } if *login == console() => Some(*version),
+        _ => None,
+    })
+}
+
+fn renewed(from: u64, result: Refresh) -> Event {
+    Event::Refreshed {
+        login: console(),
+        from,
+        result,
+    }
+}
+
+/// The puts of the first write among `actions`: (section, access key id).
+fn put_keys(actions: &[Action]) -> Vec<(String, String)> {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Write { puts, .. } => Some(
+                puts.iter()
+                    .map(|p| (p.section.clone(), p.credentials.access_key_id.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// An engine serving `cons` from a session with credentials until `expires`.
+fn console_engine(once: bool, expires: DateTime<Utc>) -> (Engine, Session) {
+    let mut e = Engine::new(settings(once), 7);
+    e.handle(Event::Config(Ok(console_config())), t0());
+    let s = session("ASIA-1", expires, "rt-1");
+    e.handle(seen_session(s.clone()), t0());
+    (e, s)
+}
+
+/// The lead of a session's refresh stays above the SDKs' 5 minutes and below the credentials'
+/// 15-minute life, whatever `--refresh-margin` says.
+#[test]
+fn session_lead_is_clamped() {
+    assert_eq!(session_lead(mins(1)), mins(6));
+    assert_eq!(session_lead(mins(10)), mins(10));
+    assert_eq!(session_lead(mins(60)), mins(12));
+}
+
+/// A fresh session's credentials go straight to the profile's section, with no call; the
+/// session is refreshed through Sign-In `lead` before they end, and the new credentials are
+/// written in one write once the refresh answered.
+#[test]
+fn session_written_without_a_call_then_refreshed() {
+    let now = t0();
+    let (mut e, s) = console_engine(false, now + mins(15));
+    let a = e.decide(now);
+    assert!(fetched(&a).is_empty(), "{a:?}");
+    assert_eq!(session_refresh_of(&a), None, "not due yet: {a:?}");
+    assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-1".to_owned())]);
+    e.handle(wrote("[cons]\n"), now);
+    let view = e.view();
+    assert_eq!(view[0].kind, Some(LoginKind::Console));
+    assert_eq!(view[0].state, State::Fresh);
+    assert_eq!(view[0].next_action_at, Some(now + mins(5)), "{view:?}");
+    assert_eq!(e.next_wake(now), Some(now + mins(5)));
+    assert!(e.decide(now + mins(4)).is_empty());
+    let at = now + mins(5);
+    let a = e.decide(at);
+    assert_eq!(session_refresh_of(&a), Some(s.version), "{a:?}");
+    assert!(writes(&a).is_empty());
+    assert!(e.decide(at).is_empty(), "one refresh at a time");
+    let new = session("ASIA-2", at + mins(15), "rt-2");
+    e.handle(renewed(s.version, Refresh::Renewed(new.clone())), at);
+    let a = e.decide(at);
+    assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-2".to_owned())]);
+    e.handle(wrote("[cons]\n"), at);
+    // Its own write read back: nothing new.
+    assert!(e.handle(seen_session(new), at).is_empty());
+    assert_eq!(e.view()[0].next_action_at, Some(at + mins(5)));
+}
+
+/// A session found with its credentials inside the lead is refreshed before anything is
+/// written: one write, with the new credentials; if the refresh fails for a while, the
+/// credentials in hand are written meanwhile.
+#[test]
+fn session_due_at_start_is_refreshed_before_the_write() {
+    let now = t0();
+    let (mut e, s) = console_engine(false, now + mins(3));
+    let a = e.decide(now);
+    assert_eq!(session_refresh_of(&a), Some(s.version));
+    assert!(writes(&a).is_empty(), "the write waits for the refresh: {a:?}");
+    e.handle(
+        renewed(s.version, Refresh::Transient("HTTP 503".into())),
+        now,
+    );
+    let a = e.decide(now);
+    assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-1".to_owned())]);
+    assert_eq!(session_refresh_of(&a), None, "backing off");
+    e.handle(wrote("[cons]\n"), now);
+    let retry = e.next_wake(now).expect("a retry");
+    assert!(retry > now && retry <= now + mins(1), "{retry}");
+    let a = e.decide(retry);
+    assert_eq!(session_refresh_of(&a), Some(s.version), "tried again: {a:?}");
+}
+
+/// A session Sign-In says has ended is said once, with `aws login --profile NAME`, notified
+/// once, never called again for that file; its section stays while its credentials last and
+/// is then taken back (the AWS CLI would read expired keys before its own session).
+#[test]
+fn ended_session_said_once_then_taken_back_at_expiry() {
+    let now = t0();
+    let (mut e, s) = console_engine(false, now + mins(8));
+    let a = e.decide(now);
+    let v = session_refresh_of(&a).expect("due");
+    let a = e.handle(
+        renewed(
+            v,
+            Refresh::Rejected("the sign-in session has ended (TOKEN_EXPIRED)".into()),
+        ),
+        now,
+    );
+    let lines = logs(&a);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("aws login --profile cons") && lines[0].contains("TOKEN_EXPIRED"),
+        "{lines:?}"
+    );
+    assert_eq!(notices(&a), [(console(), NoticeEvent::Ended, vec!["cons".into()])]);
+    let a = e.decide(now);
+    assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-1".to_owned())]);
+    e.handle(wrote("[cons]\n"), now);
+    assert_eq!(e.view()[0].state, State::NeedsLogin);
+    for m in 1..8 {
+        let a = e.decide(now + mins(m));
+        assert!(a.is_empty(), "nothing until the end: {a:?}");
+    }
+    let end = s.credentials.expiration;
+    let a = e.decide(end);
+    assert_eq!(writes(&a), [(vec![], vec!["cons".into()])], "{a:?}");
+    assert!(logs(&a).iter().any(|l| l.contains("removing [cons]")), "{a:?}");
+    assert!(notices(&a).is_empty(), "told once");
+    e.handle(wrote(""), end);
+    assert!(e.decide(end + mins(30)).iter().all(|a| !matches!(a, Action::Write { .. } | Action::Refresh { .. })));
+    // A new `aws login` starts afresh.
+    let fresh = session("ASIA-9", end + mins(45), "rt-9");
+    e.handle(seen_session(fresh), end + mins(30));
+    let a = e.decide(end + mins(30));
+    assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-9".to_owned())]);
+}
+
+/// INSUFFICIENT_PERMISSIONS: no access, said with why another login will not help, retried
+/// hourly, not every few seconds.
+#[test]
+fn session_not_permitted_is_retried_hourly() {
+    let now = t0();
+    let (mut e, _) = console_engine(false, now + mins(3));
+    let v = session_refresh_of(&e.decide(now)).expect("due");
+    let a = e.handle(
+        renewed(
+            v,
+            Refresh::NotPermitted("another `aws login` will not help".into()),
+        ),
+        now,
+    );
+    assert!(
+        logs(&a).iter().any(|l| l.contains("will not help")),
+        "{a:?}"
+    );
+    assert_eq!(e.view()[0].state, State::NoAccess);
+    assert_eq!(session_refresh_of(&e.decide(now + mins(30))), None);
+    assert_eq!(session_refresh_of(&e.decide(now + mins(61))), Some(v));
+}
+
+/// `aws logout` (the file gone) takes the section back, as for SSO.
+#[test]
+fn session_logout_removes_the_section() {
+    let now = t0();
+    let (mut e, _) = console_engine(false, now + mins(15));
+    e.decide(now);
+    e.handle(wrote("[cons]\n"), now);
+    e.handle(
+        Event::Login {
+            login: console(),
+            seen: Seen::Missing,
+        },
+        now,
+    );
+    let a = e.decide(now);
+    assert_eq!(writes(&a), [(vec![], vec!["cons".into()])]);
+}
+
+/// A clean stop takes back the sections of `aws login` sessions and only those: nothing
+/// renews them once the daemon is gone, and the AWS CLI reads them before its own session.
+#[test]
+fn stop_takes_back_session_sections_only() {
+    let now = t0();
+    let mut e = Engine::new(settings(false), 7);
+    e.handle(Event::Config(Ok(mixed_config())), now);
+    e.handle(login(corp(), token("tok", now + mins(480), true)), now);
+    e.handle(seen_session(session("ASIA-1", now + mins(15), "rt-1")), now);
+    let a = e.decide(now);
+    let v = version_of(&a, "dev");
+    e.handle(ok("dev", v, "AK-dev-1", now + mins(60)), now);
+    let a = e.decide(now);
+    assert_eq!(
+        writes(&a),
+        [(vec!["dev".into(), "cons".into()], vec![])],
+        "one write for both kinds"
+    );
+    e.handle(wrote("[dev]\n[cons]\n"), now);
+    let a = e.flush();
+    assert_eq!(writes(&a), [(vec![], vec!["cons".into()])]);
+    assert!(logs(&a).iter().any(|l| l.contains("removing [cons]")));
+}
+
+/// A profile dropped from the config takes its session's section with it (nothing renews
+/// it); at start the record of an earlier run does the same for a session no profile uses.
+#[test]
+fn unused_session_sections_are_taken_back() {
+    let now = t0();
+    let mut e = Engine::new(settings(false), 7);
+    e.restore_written(console(), "cons".into(), "ASIA-0".into());
+    e.handle(
+        Event::Config(Ok(Profiles {
+            console: Vec::new(),
+            ..mixed_config()
+        })),
+        now,
+    );
+    let a = e.decide(now);
+    assert!(
+        writes(&a).iter().any(|(_, r)| r == &["cons".to_owned()]),
+        "{a:?}"
+    );
+}
+
+/// `--once`: a fresh session is written with no call; one due is refreshed once, and when
+/// that fails the credentials in hand are written while they last; when none are left, the
+/// outcome says what to do.
+#[test]
+fn once_with_sessions() {
+    let now = t0();
+    let (mut e, _) = console_engine(true, now + mins(15));
+    let a = e.decide(now);
+    assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-1".to_owned())]);
+    e.handle(wrote("[cons]\n"), now);
+    assert!(e.settled());
+    assert_eq!(e.session_sections(), [("cons".to_owned(), now + mins(15))]);
+
+    let (mut e, s) = console_engine(true, now + mins(3));
+    let a = e.decide(now);
+    assert_eq!(session_refresh_of(&a), Some(s.version));
+    e.handle(renewed(s.version, Refresh::Transient("HTTP 503".into())), now);
+    let a = e.decide(now);
+    assert_eq!(session_refresh_of(&a), None, "one attempt");
+    assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-1".to_owned())]);
+    e.handle(wrote("[cons]\n"), now);
+    assert!(e.settled());
+
+    let (mut e, s) = console_engine(true, now - mins(1));
+    e.decide(now);
+    e.handle(
+        renewed(s.version, Refresh::Rejected("TOKEN_EXPIRED".into())),
+        now,
+    );
+    let a = e.decide(now);
+    assert!(writes(&a).is_empty(), "{a:?}");
+    assert!(e.settled());
+    let outcomes = e.outcomes();
+    assert!(
+        outcomes[0].1.message().contains("aws login --profile cons"),
+        "{outcomes:?}"
+    );
 }
