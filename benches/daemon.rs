@@ -499,7 +499,7 @@ fn simulate(sim: &Sim) -> Counts {
                         queue.extend(engine.handle(
                             Event::Wrote(WriteResult::Done {
                                 refused: Vec::new(),
-                                text: format!("simulated write {keys}"),
+                                text: format!("simulated write {keys}").into(),
                             }),
                             now,
                         ));

@@ -184,7 +184,8 @@ pub enum Event {
     /// A write asked for by [`Action::Write`] ended.
     Wrote(WriteResult),
     /// The credentials file as read now (a change by another program, or a periodic check).
-    CredentialsFile(String),
+    /// (Its keys make it a [`Secret`]: a `Debug` print of the event shows none of them.)
+    CredentialsFile(Secret),
 }
 
 /// What came of an [`Action::Write`].
@@ -193,8 +194,9 @@ pub enum WriteResult {
     /// The file was written (or already said this). Sections refused, with the reason.
     Done {
         refused: Vec<(String, credfile::Refusal)>,
-        /// The file's text as written, so that its coming back as an event is recognised.
-        text: String,
+        /// The file's text as written, so that its coming back as an event is recognised
+        /// (a [`Secret`]: it holds keys).
+        text: Secret,
     },
     /// Nothing could be written (the message names the file and what to do).
     Failed(String),
@@ -420,7 +422,7 @@ pub struct Engine {
     selection: Vec<(String, Outcome)>,
     selection_said: BTreeSet<String>,
     /// The credentials file's text as ssofresh last wrote it.
-    last_written: Option<String>,
+    last_written: Option<Secret>,
     /// Whether the config has been read at least once with profiles in it.
     config_loaded: bool,
     config_error: Option<String>,
@@ -666,7 +668,9 @@ impl Engine {
                 result,
             } => self.on_refreshed(login, from, result, now, &mut out),
             Event::Wrote(result) => self.on_wrote(result, now, &mut out),
-            Event::CredentialsFile(text) => self.on_credentials_file(&text, now, &mut out),
+            Event::CredentialsFile(text) => {
+                self.on_credentials_file(text.expose(), now, &mut out);
+            }
         }
         if self.has_work_to_write() {
             self.waiting_since.get_or_insert(now);
@@ -1319,7 +1323,7 @@ impl Engine {
         // freeing a section that was refused. A text equal to the last one written or read is
         // still checked below: a section can be broken in a file that has not changed since
         // (its renewal was in flight when the file was last read, and then failed).
-        let changed = self.last_written.as_deref() != Some(text);
+        let changed = self.last_written.as_ref().map(Secret::expose) != Some(text);
         if changed {
             self.write_retry = None;
         }
@@ -1372,7 +1376,7 @@ impl Engine {
                 ),
             ));
         }
-        self.last_written = Some(text.to_owned());
+        self.last_written = Some(Secret::new(text));
     }
 
     /// Decides what to do now: calls to make, tokens to refresh, sections to write.

@@ -28,6 +28,7 @@ use tracing::{debug, error, info, warn};
 use crate::files::config::{LoginId, LoginKind, Profiles};
 use crate::files::fsio;
 use crate::login::portal::Route;
+use crate::secret::Secret;
 use engine::{Action, Engine, Event, Level, Notice, Settings, WriteResult};
 use plan::ProfileView;
 use run::{Fatal, Options, Report, TaskDone};
@@ -546,7 +547,9 @@ impl Shell<'_> {
     fn check_credentials(&mut self) -> Result<(), Fatal> {
         let path = &self.options.paths.credentials;
         match fsio::read_text(path) {
-            Ok(text) => self.handle(Event::CredentialsFile(text.unwrap_or_default())),
+            Ok(text) => self.handle(Event::CredentialsFile(Secret::new(
+                text.unwrap_or_default(),
+            ))),
             Err(e) => {
                 debug!("{e}");
                 Ok(())

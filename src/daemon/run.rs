@@ -23,7 +23,7 @@ use crate::login::oidc::{Oidc, RefreshError};
 use crate::login::portal::{CallError, CallPolicy, Endpoint, Portal, Route};
 use crate::login::signin::{self, Renewal, SignIn};
 use crate::login::token::{self, Problem, Token, TokenError};
-use crate::secret::redact;
+use crate::secret::{Secret, redact};
 
 /// How many GetRoleCredentials calls may be in flight at once.
 pub const MAX_CONCURRENT_CALLS: usize = 8;
@@ -150,8 +150,8 @@ pub fn load_profiles(path: &Path, named: bool) -> Result<Profiles, Fatal> {
 pub struct Wrote {
     /// Sections the editor refused, with the reason.
     pub refused: Vec<(String, credfile::Refusal)>,
-    /// The file's text after the write.
-    pub text: String,
+    /// The file's text after the write (it holds keys: a `Debug` print shows none).
+    pub text: Secret,
     /// The file's mode was looser than 0600 and has been tightened from this.
     pub tightened_from: Option<u32>,
 }
@@ -228,7 +228,7 @@ fn edit_and_replace(
             };
             return Ok(Wrote {
                 refused: edit.refused,
-                text: edit.text,
+                text: Secret::new(edit.text),
                 tightened_from,
             });
         }
@@ -261,7 +261,7 @@ fn edit_and_replace(
         }
         let wrote = Wrote {
             refused: edit.refused,
-            text: edit.text,
+            text: Secret::new(edit.text),
             tightened_from: written.tightened_from,
         };
         if !settled.others_active {
@@ -431,12 +431,20 @@ pub enum TaskDone {
     },
 }
 
-/// A refreshed token file, ready to be written in place of `original`.
-#[derive(Debug)]
+/// A refreshed token file, ready to be written in place of `original`. Its `Debug` shows the
+/// path alone: both contents hold tokens.
 pub struct Ready {
     path: PathBuf,
     original: Vec<u8>,
     contents: Vec<u8>,
+}
+
+impl std::fmt::Debug for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ready")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Writes a refreshed token file the way the AWS CLI does (atomically, 0600), unless the file

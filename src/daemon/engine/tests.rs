@@ -573,7 +573,7 @@ fn other_writers_dropping_a_section() {
     )
     .text;
     assert!(
-        e.handle(Event::CredentialsFile(ours.clone()), now)
+        e.handle(Event::CredentialsFile(Secret::new(ours.clone())), now)
             .is_empty()
     );
     assert!(e.decide(now).is_empty(), "the file as written is not work");
@@ -581,7 +581,7 @@ fn other_writers_dropping_a_section() {
     let theirs = credfile::apply("[other]\naws_access_key_id = X\n", &[update("old", &old)]).text
         + "[prod]\naws_access_key_id = AK-prod-1\naws_secret_access_key = secret-AK-prod-1\n\
            aws_session_token = tampered\n";
-    let said = e.handle(Event::CredentialsFile(theirs), now + mins(1));
+    let said = e.handle(Event::CredentialsFile(Secret::new(theirs)), now + mins(1));
     assert!(
         logs(&said)[0].starts_with("[dev], [prod] changed"),
         "{said:?}"
@@ -812,7 +812,7 @@ fn failed_write_is_retried_without_calls() {
     assert!(logs(&e.handle(failed(), retry)).is_empty(), "said once");
     // The user fixes the file: written at once.
     e.handle(
-        Event::CredentialsFile("# fixed\n".into()),
+        Event::CredentialsFile(Secret::new("# fixed\n")),
         retry + TimeDelta::seconds(1),
     );
     let a = e.decide(retry + TimeDelta::seconds(1));
@@ -1563,8 +1563,8 @@ fn broken_sections_are_put_back() {
     for (what, text, want) in cases {
         let mut e = started(false);
         written(&mut e, now);
-        e.handle(Event::CredentialsFile(ours.clone()), now);
-        let said = e.handle(Event::CredentialsFile(text), now + mins(1));
+        e.handle(Event::CredentialsFile(Secret::new(ours.clone())), now);
+        let said = e.handle(Event::CredentialsFile(Secret::new(text)), now + mins(1));
         assert_eq!(
             logs(&said).len(),
             usize::from(!want.is_empty()),
@@ -1609,7 +1609,7 @@ fn broken_while_renewing_is_put_back_by_the_next_reread() {
         ],
     )
     .text;
-    e.handle(Event::CredentialsFile(ours.clone()), now);
+    e.handle(Event::CredentialsFile(Secret::new(ours.clone())), now);
     // A new login renews every profile of `corp`.
     let renew = now + mins(1);
     e.handle(login(corp(), token("tok-2", now + mins(480), true)), renew);
@@ -1618,7 +1618,7 @@ fn broken_while_renewing_is_put_back_by_the_next_reread() {
     let v = version_of(&a, "dev");
     let broken = ours.replace("session-AK-dev-1", "cut");
     assert!(
-        logs(&e.handle(Event::CredentialsFile(broken.clone()), renew)).is_empty(),
+        logs(&e.handle(Event::CredentialsFile(Secret::new(broken.clone())), renew)).is_empty(),
         "dev's renewal is under way"
     );
     for name in ["dev", "prod"] {
@@ -1627,7 +1627,7 @@ fn broken_while_renewing_is_put_back_by_the_next_reread() {
     assert!(writes(&e.decide(renew)).is_empty(), "nothing new to write");
     // The next re-read of the same text, while the login backs off (no call to wait for).
     let later = renew + TimeDelta::seconds(2);
-    let said = e.handle(Event::CredentialsFile(broken), later);
+    let said = e.handle(Event::CredentialsFile(Secret::new(broken)), later);
     assert!(logs(&said)[0].starts_with("[dev] changed"), "{said:?}");
     let a = e.decide(later);
     assert_eq!(writes(&a), [(vec!["dev".to_owned()], vec![])], "{a:?}");
@@ -2005,7 +2005,10 @@ fn session_due_at_start_is_refreshed_before_the_write() {
     let (mut e, s) = console_engine(false, now + mins(3));
     let a = e.decide(now);
     assert_eq!(session_refresh_of(&a), Some(s.version));
-    assert!(writes(&a).is_empty(), "the write waits for the refresh: {a:?}");
+    assert!(
+        writes(&a).is_empty(),
+        "the write waits for the refresh: {a:?}"
+    );
     e.handle(
         renewed(s.version, Refresh::Transient("HTTP 503".into())),
         now,
@@ -2017,7 +2020,11 @@ fn session_due_at_start_is_refreshed_before_the_write() {
     let retry = e.next_wake(now).expect("a retry");
     assert!(retry > now && retry <= now + mins(1), "{retry}");
     let a = e.decide(retry);
-    assert_eq!(session_refresh_of(&a), Some(s.version), "tried again: {a:?}");
+    assert_eq!(
+        session_refresh_of(&a),
+        Some(s.version),
+        "tried again: {a:?}"
+    );
 }
 
 /// A session Sign-In says has ended is said once, with `aws login --profile NAME`, notified
@@ -2042,7 +2049,10 @@ fn ended_session_said_once_then_taken_back_at_expiry() {
         lines[0].contains("aws login --profile cons") && lines[0].contains("TOKEN_EXPIRED"),
         "{lines:?}"
     );
-    assert_eq!(notices(&a), [(console(), NoticeEvent::Ended, vec!["cons".into()])]);
+    assert_eq!(
+        notices(&a),
+        [(console(), NoticeEvent::Ended, vec!["cons".into()])]
+    );
     let a = e.decide(now);
     assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-1".to_owned())]);
     e.handle(wrote("[cons]\n"), now);
@@ -2054,10 +2064,17 @@ fn ended_session_said_once_then_taken_back_at_expiry() {
     let end = s.credentials.expiration;
     let a = e.decide(end);
     assert_eq!(writes(&a), [(vec![], vec!["cons".into()])], "{a:?}");
-    assert!(logs(&a).iter().any(|l| l.contains("removing [cons]")), "{a:?}");
+    assert!(
+        logs(&a).iter().any(|l| l.contains("removing [cons]")),
+        "{a:?}"
+    );
     assert!(notices(&a).is_empty(), "told once");
     e.handle(wrote(""), end);
-    assert!(e.decide(end + mins(30)).iter().all(|a| !matches!(a, Action::Write { .. } | Action::Refresh { .. })));
+    assert!(
+        e.decide(end + mins(30))
+            .iter()
+            .all(|a| !matches!(a, Action::Write { .. } | Action::Refresh { .. }))
+    );
     // A new `aws login` starts afresh.
     let fresh = session("ASIA-9", end + mins(45), "rt-9");
     e.handle(seen_session(fresh), end + mins(30));
@@ -2167,7 +2184,10 @@ fn once_with_sessions() {
     let (mut e, s) = console_engine(true, now + mins(3));
     let a = e.decide(now);
     assert_eq!(session_refresh_of(&a), Some(s.version));
-    e.handle(renewed(s.version, Refresh::Transient("HTTP 503".into())), now);
+    e.handle(
+        renewed(s.version, Refresh::Transient("HTTP 503".into())),
+        now,
+    );
     let a = e.decide(now);
     assert_eq!(session_refresh_of(&a), None, "one attempt");
     assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-1".to_owned())]);
