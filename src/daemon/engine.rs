@@ -800,13 +800,7 @@ impl Engine {
         let mut dropped = Vec::new();
         for (login, l) in self.logins.iter_mut() {
             if login.kind() == LoginKind::Console && !used.contains(login) {
-                for (section, access_key_id) in std::mem::take(&mut l.written) {
-                    dropped.push(format!("[{section}]"));
-                    self.removals.push(Removal {
-                        section,
-                        access_key_id,
-                    });
-                }
+                dropped.extend(take_back(&mut l.written, &mut self.removals));
             }
         }
         if !dropped.is_empty() {
@@ -898,21 +892,12 @@ impl Engine {
                     p.pending = None;
                     p.held = None;
                 }
-                let written = std::mem::take(&mut state.written);
-                let sections: Vec<String> = written.keys().map(|s| format!("[{s}]")).collect();
-                let removals: Vec<Removal> = written
-                    .into_iter()
-                    .map(|(section, access_key_id)| Removal {
-                        section,
-                        access_key_id,
-                    })
-                    .collect();
-                if !removals.is_empty() {
+                let sections = take_back(&mut state.written, &mut self.removals);
+                if !sections.is_empty() {
                     out.push(Action::Log(
                         Level::Info,
                         format!("signed out of {login}: removing {}", sections.join(", ")),
                     ));
-                    self.removals.extend(removals);
                 }
                 self.set_login_outcome(&login, LoginProblem::Missing, out);
             }
@@ -1451,13 +1436,7 @@ impl Engine {
                 if login.kind() != LoginKind::Console {
                     continue;
                 }
-                for (section, access_key_id) in std::mem::take(&mut l.written) {
-                    sections.push(format!("[{section}]"));
-                    self.removals.push(Removal {
-                        section,
-                        access_key_id,
-                    });
-                }
+                sections.extend(take_back(&mut l.written, &mut self.removals));
             }
             for p in self.profiles.values_mut() {
                 if p.target.login.kind() == LoginKind::Console {
@@ -1580,13 +1559,7 @@ impl Engine {
             return;
         }
         // The credentials in hand have ended and nothing renews them now.
-        let sections: Vec<String> = l.written.keys().map(|s| format!("[{s}]")).collect();
-        for (section, access_key_id) in std::mem::take(&mut l.written) {
-            self.removals.push(Removal {
-                section,
-                access_key_id,
-            });
-        }
+        let sections = take_back(&mut l.written, &mut self.removals);
         let renewable = renew_at.is_some();
         let said = l.told_expired == Some(v);
         l.told_expired = Some(v);
@@ -1935,6 +1908,22 @@ impl Engine {
         }
         times.into_iter().filter(|t| *t > now).min()
     }
+}
+
+/// Moves every section in `written` (section → access key id written) to `removals`, to be
+/// taken out of the file where they still hold that key; returns them as `[section]`.
+fn take_back(written: &mut BTreeMap<String, String>, removals: &mut Vec<Removal>) -> Vec<String> {
+    std::mem::take(written)
+        .into_iter()
+        .map(|(section, access_key_id)| {
+            let shown = format!("[{section}]");
+            removals.push(Removal {
+                section,
+                access_key_id,
+            });
+            shown
+        })
+        .collect()
 }
 
 /// How far ahead of its time a renewal is made when another falls due: the most jitter
