@@ -45,6 +45,10 @@ pub const RESCAN: Duration = Duration::from_secs(60);
 /// writes a token file, and editors save in several steps.
 pub const DEBOUNCE: Duration = Duration::from_millis(25);
 
+/// The longest a stop waits for the refreshes that are out, within the service managers'
+/// stop timeouts (45 s in the unit and the agent).
+pub const STOP_PATIENCE: Duration = Duration::from_secs(40);
+
 /// What the process is told from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -403,9 +407,10 @@ impl Shell<'_> {
     async fn finish_refreshes(&mut self) -> Result<(), Fatal> {
         let policy = self.options.policy;
         let attempts = policy.attempts.max(1);
-        let limit = policy.timeout.saturating_mul(attempts)
+        let limit = (policy.timeout.saturating_mul(attempts)
             + policy.backoff.saturating_mul(1 << attempts.min(10))
-            + Duration::from_secs(1);
+            + Duration::from_secs(1))
+        .min(STOP_PATIENCE);
         let deadline = tokio::time::Instant::now() + limit;
         while self.engine.refreshing() {
             match tokio::time::timeout_at(deadline, self.events.1.recv()).await {

@@ -86,7 +86,9 @@ pub const CARRIED_ENV: &[&str] = &[
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_SSO",
     "AWS_ENDPOINT_URL_SSO_OIDC",
+    "AWS_ENDPOINT_URL_SIGNIN",
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_DEFAULT_REGION",
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
@@ -477,6 +479,13 @@ pub fn install(args: Install) -> anyhow::Result<ExitCode> {
     let spec = ServiceSpec {
         write_dirs: {
             let mut dirs = write_dirs(&home, &cwd.join(&options.paths.credentials));
+            // The `aws login` cache, when AWS_LOGIN_CACHE_DIRECTORY moves it out of ~/.aws:
+            // a refreshed session's rotated token must be written back there.
+            let logins = cwd.join(&options.paths.login_cache);
+            let logins = logins.canonicalize().unwrap_or(logins);
+            if !logins.starts_with(home.join(".aws")) && !dirs.contains(&logins) {
+                dirs.push(logins);
+            }
             // The state file's folder, when XDG_STATE_HOME moves it from the unit's
             // ~/.local/state/ssofresh: made now (ReadWritePaths opens only what exists).
             let state = crate::files::paths::state_dir(|k| std::env::var(k).ok())?;

@@ -122,9 +122,9 @@ fn printed_file(out: &Outcome) -> String {
 
 /// `install --dry-run` for systemd prints a unit that `systemd-analyze --user verify`
 /// accepts, running the real binary with the options given (quoted for systemd), carrying the
-/// variables that shape ssofresh but no credentials, opening a credentials folder outside
-/// ~/.aws (its name with a space, quoted); it prints the commands, runs none, and writes
-/// nothing.
+/// variables that shape ssofresh but no credentials, opening a credentials folder and an
+/// `aws login` cache outside ~/.aws (a name with a space, quoted); it prints the commands,
+/// runs none, and writes nothing.
 #[test]
 fn dry_run_systemd_unit_verifies() {
     let setup = Setup::new();
@@ -142,8 +142,10 @@ fn dry_run_systemd_unit_verifies() {
         "--on-login-needed",
         "notify-send \"log in: $SSOFRESH_FIX\" 100%",
     ]);
+    let logins = setup.home.path().join("login-cache");
     cmd.env("HTTPS_PROXY", "http://proxy.corp:3128")
         .env("AWS_SHARED_CREDENTIALS_FILE", outside.join("credentials"))
+        .env("AWS_LOGIN_CACHE_DIRECTORY", &logins)
         .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
         .env(
             "AWS_SECRET_ACCESS_KEY",
@@ -179,6 +181,10 @@ fn dry_run_systemd_unit_verifies() {
     assert!(
         unit.contains(&format!("\nReadWritePaths=-\"{}\"\n", outside.display())),
         "{unit}"
+    );
+    assert!(
+        unit.contains(&format!("\nReadWritePaths=-{}\n", logins.display())),
+        "the refreshed sessions' folder is writable: {unit}"
     );
     for secret in [
         "AKIAIOSFODNN7EXAMPLE",
