@@ -328,12 +328,26 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// How long a write waits for another ssofresh process's (itself bounded by its own
+/// patience, a few seconds): past this the other one is stuck, and the write fails with a
+/// message (the daemon tries again later) rather than hang.
+pub const WRITE_LOCK_PATIENCE: Duration = Duration::from_secs(15);
+
 /// Runs `f` while holding an exclusive lock shared by every ssofresh process that writes the
 /// file at `path`, so two of them never interleave their read-edit-write cycles. The lock is
 /// a small file `.NAME.ssofresh.lock` beside `path` as given (in `~/.aws`, not in the
 /// dotfiles repository a symlink may point into). Other programs do not take it.
 pub fn with_write_lock<T, E: From<FsError>>(
     path: &Path,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    with_write_lock_within(path, WRITE_LOCK_PATIENCE, f)
+}
+
+/// [`with_write_lock`], waiting at most `patience` for the lock.
+fn with_write_lock_within<T, E: From<FsError>>(
+    path: &Path,
+    patience: Duration,
     f: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
     let (dir, name) = beside(path);
@@ -351,7 +365,30 @@ pub fn with_write_lock<T, E: From<FsError>>(
                 format!("{e} (creating its lock file {})", lock_path.display()),
             ))
         })?;
-    lock.lock().map_err(fs_err("cannot lock", &lock_path))?;
+    let start = std::time::Instant::now();
+    loop {
+        match lock.try_lock() {
+            Ok(()) => break,
+            Err(fs::TryLockError::WouldBlock) if start.elapsed() < patience => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(write_err(path)(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "another ssofresh process has held its lock {} for {:.0} s; if one is \
+                         stuck, stop it",
+                        lock_path.display(),
+                        patience.as_secs_f32()
+                    ),
+                ))
+                .into());
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(fs_err("cannot lock", &lock_path)(e).into());
+            }
+        }
+    }
     let result = f();
     let _ = lock.unlock();
     result
@@ -579,6 +616,28 @@ pub fn create_private_dir(dir: &Path) -> Result<(), FsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write lock another ssofresh process holds and never lets go of fails the write after
+    /// the patience, with a message naming the file and the lock, instead of hanging.
+    #[test]
+    fn a_stuck_lock_holder_fails_the_write_after_the_patience() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("credentials");
+        let lock_path = dir.path().join(".credentials.ssofresh.lock");
+        let holder = File::create(&lock_path).expect("lock file");
+        holder.lock().expect("lock");
+        let result: Result<(), FsError> =
+            with_write_lock_within(&path, Duration::from_millis(200), || Ok(()));
+        let message = result.expect_err("the lock is held").to_string();
+        assert!(
+            message.contains(&path.display().to_string())
+                && message.contains("another ssofresh process has held its lock"),
+            "{message}"
+        );
+        holder.unlock().expect("unlock");
+        with_write_lock_within(&path, Duration::from_millis(200), || Ok::<_, FsError>(()))
+            .expect("free again");
+    }
 
     /// Undoing an exchange removes only ssofresh's own file: with ours at the target it swaps
     /// back and removes ours; with a newer file renamed over ours, the other program's copy
