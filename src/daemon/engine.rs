@@ -1477,11 +1477,6 @@ impl Engine {
             .collect()
     }
 
-    /// True while any login's refresh is out (see [`Engine::sessions_refreshing`]).
-    pub fn refreshing(&self) -> bool {
-        self.logins.values().any(|l| l.refresh.in_flight)
-    }
-
     /// When an `aws login` session is refreshed next: [`session_lead`] before its credentials
     /// end, or as set after ssofresh's own refresh; `None` when it is not refreshed any more.
     fn session_renewal(&self, l: &LoginState) -> Option<DateTime<Utc>> {

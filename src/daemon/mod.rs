@@ -45,9 +45,10 @@ pub const RESCAN: Duration = Duration::from_secs(60);
 /// writes a token file, and editors save in several steps.
 pub const DEBOUNCE: Duration = Duration::from_millis(25);
 
-/// The longest a stop waits for the refreshes that are out, within the service managers'
-/// stop timeouts (45 s in the unit and the agent).
-pub const STOP_PATIENCE: Duration = Duration::from_secs(40);
+/// The longest a stop waits for an `aws login` session's refresh that is out (an answer
+/// takes well under a second), well within the service managers' stop timeouts (10 s in the
+/// unit, 20 s launchd's default).
+pub const STOP_PATIENCE: Duration = Duration::from_secs(5);
 
 /// What the process is told from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,18 +402,13 @@ impl Shell<'_> {
         self.execute(actions)
     }
 
-    /// Before stopping, lets the refreshes that are out end and writes their files: the
-    /// service has rotated the refresh token, and a file left with the spent one would sign
-    /// the user out. Bounded by the call policy's timeouts and backoff.
+    /// Before stopping, lets the `aws login` sessions' refreshes that are out end (for at
+    /// most [`STOP_PATIENCE`]) and writes their files: Sign-In rotates the refresh token with
+    /// every answer, and a file left with the spent one would sign the user out. (An SSO
+    /// token's refresh that is out is dropped: the token in the file stays valid.)
     async fn finish_refreshes(&mut self) -> Result<(), Fatal> {
-        let policy = self.options.policy;
-        let attempts = policy.attempts.max(1);
-        let limit = (policy.timeout.saturating_mul(attempts)
-            + policy.backoff.saturating_mul(1 << attempts.min(10))
-            + Duration::from_secs(1))
-        .min(STOP_PATIENCE);
-        let deadline = tokio::time::Instant::now() + limit;
-        while self.engine.refreshing() {
+        let deadline = tokio::time::Instant::now() + STOP_PATIENCE;
+        while self.engine.sessions_refreshing() {
             match tokio::time::timeout_at(deadline, self.events.1.recv()).await {
                 Ok(Some(done)) => self.task_done(done)?,
                 Ok(None) | Err(_) => break,
@@ -425,6 +421,32 @@ impl Shell<'_> {
     fn flush(&mut self) -> Result<(), Fatal> {
         let actions = self.engine.flush();
         self.execute(actions)
+    }
+
+    /// What a write came to, for the engine; returns what the engine does next. Under
+    /// `--once` a failed write ends the pass.
+    fn wrote(&mut self, result: Result<run::Wrote, Fatal>) -> Result<Vec<Action>, Fatal> {
+        let path = &self.options.paths.credentials;
+        let result = match result {
+            Ok(wrote) => {
+                if let Some(mode) = wrote.tightened_from {
+                    self.tightened_from = Some(mode);
+                    if !self.once {
+                        warn!(
+                            "{} was readable by others (mode {mode:03o}); it is now private (0600)",
+                            path.display()
+                        );
+                    }
+                }
+                WriteResult::Done {
+                    refused: wrote.refused,
+                    text: wrote.text,
+                }
+            }
+            Err(e) if self.once => return Err(e),
+            Err(e) => WriteResult::Failed(write_failure(path, &e)),
+        };
+        Ok(self.engine.handle(Event::Wrote(result), Utc::now()))
     }
 
     fn execute(&mut self, actions: Vec<Action>) -> Result<(), Fatal> {
@@ -482,29 +504,12 @@ impl Shell<'_> {
                         &self.events.0,
                     );
                 }
+                // On the loop: the engine learns what was written before anything else
+                // happens (a logout meanwhile must find the sections it takes back).
                 Action::Write { puts, removals } => {
-                    let path = &self.options.paths.credentials;
-                    let result = match run::write_credentials(path, &puts, &removals) {
-                        Ok(wrote) => {
-                            if let Some(mode) = wrote.tightened_from {
-                                self.tightened_from = Some(mode);
-                                if !self.once {
-                                    warn!(
-                                        "{} was readable by others (mode {mode:03o}); it is now private (0600)",
-                                        path.display()
-                                    );
-                                }
-                            }
-                            WriteResult::Done {
-                                refused: wrote.refused,
-                                text: wrote.text,
-                            }
-                        }
-                        Err(e) if self.once => return Err(e),
-                        Err(e) => WriteResult::Failed(write_failure(path, &e)),
-                    };
-                    let more = self.engine.handle(Event::Wrote(result), Utc::now());
-                    queue.extend(more);
+                    let result =
+                        run::write_credentials(&self.options.paths.credentials, &puts, &removals);
+                    queue.extend(self.wrote(result)?);
                 }
             }
         }

@@ -71,7 +71,6 @@ fn launch_agent_is_a_valid_plist_with_the_keys() {
         "KeepAlive": {"SuccessfulExit": false},
         "ThrottleInterval": 30,
         "ProcessType": "Standard",
-        "ExitTimeOut": 45,
         "StandardOutPath": log,
         "StandardErrorPath": log,
         "Umask": 0o077,
