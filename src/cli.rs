@@ -1,5 +1,5 @@
 //! The command line: the subcommands and options, parsed raw by clap, then resolved into
-//! validated [`Options`](crate::daemon::run::Options).
+//! validated [`crate::daemon::run::Options`].
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

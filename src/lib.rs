@@ -25,7 +25,7 @@
 //!   it publishes goes out through [`daemon::Hooks`], implemented above it.
 //!   - [`daemon::engine`]: the pure decisions: schedules, backoff, refresh, logout,
 //!     put-back, one write per pass.
-//!   - [`daemon::run`]: the loop's I/O: token files read, calls and refreshes spawned, the write.
+//!   - [`daemon::run`](mod@daemon::run): the loop's I/O: token files read, calls and refreshes spawned, the write.
 //!   - [`daemon::plan`]: which profiles go to which section, usable tokens, outcomes, messages.
 //!   - [`daemon::watch`]: the file watcher: events on the token cache, config and credentials.
 //! - [`login`]: the kinds of login and the services that renew them.

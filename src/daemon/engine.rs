@@ -23,6 +23,12 @@
 //! - A managed section that another program dropped or changed is put back, whenever the
 //!   credentials file is read (a change, or the periodic re-read), even if it reads as ssofresh
 //!   last wrote it.
+//! - Logins are of two kinds ([`LoginKind`]). An SSO token is turned into credentials per
+//!   profile by portal calls ([`Action::Fetch`]); an `aws login` session holds the
+//!   credentials itself, which go to its profiles' sections with no call, and is refreshed
+//!   through Sign-In [`session_lead`] before they end ([`Action::Refresh`] serves both
+//!   kinds). A session's sections never outlive its credentials while the daemon runs, and
+//!   are taken back when it stops: the AWS CLI reads them before the session itself.
 //! - One write per pass: results wait for the other calls still out while answers keep
 //!   coming, until none came for [`WRITE_HOLD`], at most [`WRITE_HOLD_MAX`] (under `--once`,
 //!   for all of them); a renewal that falls due takes along every renewal due within
@@ -873,12 +879,12 @@ impl Engine {
                 }
                 if fresh && !once {
                     let what = match login.kind() {
-                        LoginKind::Sso => "token",
-                        LoginKind::Console => "credentials",
+                        LoginKind::Sso => format!("new token for {login}; renewing now"),
+                        LoginKind::Console => format!("new credentials in {login}; writing them"),
                     };
                     out.push(Action::Log(
                         Level::Info,
-                        format!("{}: new {what} for {login}; renewing now", names.join(", ")),
+                        format!("{}: {what}", names.join(", ")),
                     ));
                 }
             }
@@ -1369,7 +1375,7 @@ impl Engine {
     /// Calls go out in batches: when one profile's renewal falls due, every profile due within
     /// [`gather_window`] is called with it, so that the jitter that spreads renewals over time
     /// does not split one batch into many writes. The write waits for the batch (see
-    /// [`Engine::write_held`]) and takes every result in hand.
+    /// `Engine::write_held`) and takes every result in hand.
     pub fn decide(&mut self, now: DateTime<Utc>) -> Vec<Action> {
         let mut out = Vec::new();
         self.observe_clock(now, &mut out);
