@@ -352,10 +352,16 @@ pub fn render_plist(spec: &ServiceSpec) -> anyhow::Result<String> {
     ))
 }
 
-/// Where the service file goes.
-pub fn service_path(kind: ServiceKind, home: &Path) -> PathBuf {
+/// Where the service file goes: for systemd, `$XDG_CONFIG_HOME/systemd/user` (an absolute
+/// `XDG_CONFIG_HOME`, as systemd takes it), else `~/.config/systemd/user`.
+pub fn service_path(kind: ServiceKind, home: &Path, xdg_config_home: Option<&str>) -> PathBuf {
     match kind {
-        ServiceKind::Systemd => home.join(".config/systemd/user").join(UNIT_NAME),
+        ServiceKind::Systemd => xdg_config_home
+            .map(Path::new)
+            .filter(|p| p.is_absolute())
+            .map_or_else(|| home.join(".config"), Path::to_owned)
+            .join("systemd/user")
+            .join(UNIT_NAME),
         ServiceKind::Launchd => home
             .join("Library/LaunchAgents")
             .join(format!("{LABEL}.plist")),
@@ -506,7 +512,8 @@ pub fn install(args: Install) -> anyhow::Result<ExitCode> {
         ServiceKind::Systemd => render_unit(&spec)?,
         ServiceKind::Launchd => render_plist(&spec)?,
     };
-    let path = service_path(kind, &home);
+    let xdg = std::env::var("XDG_CONFIG_HOME").ok();
+    let path = service_path(kind, &home, xdg.as_deref());
     let mut out = std::io::stdout().lock();
     for note in &left_out {
         eprintln!("ssofresh: note: {note}");
@@ -682,7 +689,8 @@ fn uninstall_commands(kind: ServiceKind) -> Vec<Cmd> {
 pub fn uninstall(args: Uninstall) -> anyhow::Result<ExitCode> {
     let kind = args.kind;
     let home = home()?;
-    let path = service_path(kind, &home);
+    let xdg = std::env::var("XDG_CONFIG_HOME").ok();
+    let path = service_path(kind, &home, xdg.as_deref());
     let installed = path.exists();
     let mut out = std::io::stdout().lock();
     if !installed {
@@ -959,6 +967,30 @@ mod tests {
         ));
         assert!(plist.trim_end().ends_with("</dict>\n</plist>"));
         assert!(!plist.contains("@HOME@"));
+    }
+
+    /// The unit goes where systemd looks for user units: `$XDG_CONFIG_HOME/systemd/user`
+    /// when that is absolute (systemd ignores a relative one), else `~/.config/systemd/user`.
+    #[test]
+    fn unit_path_follows_xdg_config_home() {
+        let home = Path::new("/h");
+        let unit = |xdg| service_path(ServiceKind::Systemd, home, xdg);
+        assert_eq!(
+            unit(None),
+            Path::new("/h/.config/systemd/user/ssofresh.service")
+        );
+        assert_eq!(
+            unit(Some("/cfg")),
+            Path::new("/cfg/systemd/user/ssofresh.service")
+        );
+        assert_eq!(
+            unit(Some("relative")),
+            Path::new("/h/.config/systemd/user/ssofresh.service")
+        );
+        assert_eq!(
+            service_path(ServiceKind::Launchd, home, Some("/cfg")),
+            Path::new("/h/Library/LaunchAgents/io.github.ssofresh.plist")
+        );
     }
 
     /// The folders to open are those of the credentials file outside ~/.aws, symlinks

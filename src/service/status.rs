@@ -177,7 +177,14 @@ fn from_files(
                 target.section
             ),
         });
-        view.fix = Some("systemctl --user start ssofresh (or ssofresh --once)".to_owned());
+        view.fix = Some(
+            if cfg!(target_os = "macos") {
+                "launchctl kickstart gui/$(id -u)/io.github.ssofresh (or ssofresh --once)"
+            } else {
+                "systemctl --user start ssofresh (or ssofresh --once)"
+            }
+            .to_owned(),
+        );
     }
     view
 }
