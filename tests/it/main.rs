@@ -22,6 +22,8 @@
 //! - [`service_files`]: the systemd unit and the launchd agent are valid and match the README.
 //! - [`cli`]: `--help`, `--version`, completions and the man page.
 //! - [`install`]: `ssofresh install` / `uninstall` with recording `systemctl` stand-ins.
+//! - [`login`]: `aws login` sessions through the real binary: `--once`, the daemon (logins,
+//!   refreshes through Sign-In, logout, session end, stop and crash), `status`, secrets.
 //! - [`portal_selftest`], [`readers_selftest`], [`harness_selftest`]: the harness is faithful.
 
 mod botocore_config;
@@ -34,6 +36,7 @@ mod editor_botocore;
 mod faults;
 mod harness_selftest;
 mod install;
+mod login;
 mod network;
 mod oidc_selftest;
 mod once;
