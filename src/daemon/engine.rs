@@ -1730,7 +1730,9 @@ impl Engine {
             }
             p.outcome = Some(outcome.clone());
         }
-        if changed && !once && (ended || matches!(result, Refresh::NotPermitted(_))) {
+        // `--once` says it too when it still writes the credentials in hand (as for an SSO
+        // token that cannot be refreshed); when it writes nothing, its report says it.
+        if changed && (!once || usable) && (ended || matches!(result, Refresh::NotPermitted(_))) {
             let until = match expires.filter(|_| usable) {
                 Some(at) => format!("; the credentials in hand last until {}", format_local(at)),
                 None => String::new(),
