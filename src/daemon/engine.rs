@@ -1241,22 +1241,21 @@ impl Engine {
                     }
                     let expires = creds.expiration;
                     let due = match p.target.login.kind() {
-                        LoginKind::Sso => renewal_time(now, expires, margin, &mut self.rng),
-                        // Renewed with its session (see `decide_console`).
-                        LoginKind::Console => renewals
-                            .get(&p.target.login)
-                            .copied()
-                            .flatten()
-                            .unwrap_or(expires),
+                        LoginKind::Sso => Some(renewal_time(now, expires, margin, &mut self.rng)),
+                        // Renewed with its session (see `decide_console`), unless that ended.
+                        LoginKind::Console => renewals.get(&p.target.login).copied().flatten(),
                     };
                     if !once {
+                        let next = match due {
+                            Some(t) => format!("renewing at {}", format_local(t)),
+                            None => "not renewed: its `aws login` session has ended".to_owned(),
+                        };
                         out.push(Action::Log(
                             Level::Info,
                             format!(
-                                "{}: wrote [{section}], valid until {}; renewing at {}",
+                                "{}: wrote [{section}], valid until {}; {next}",
                                 p.target.name(),
                                 format_local(expires),
-                                format_local(due)
                             ),
                         ));
                     }
@@ -1277,7 +1276,7 @@ impl Engine {
                         p.outcome = Some(Outcome::Written { section, expires });
                     }
                     p.held = Some(creds);
-                    p.due = (p.target.login.kind() == LoginKind::Sso).then_some(due);
+                    p.due = due.filter(|_| p.target.login.kind() == LoginKind::Sso);
                 }
             }
             WriteResult::Failed(message) => {

@@ -491,8 +491,9 @@ fn daemon_refreshes_then_hands_back_on_stop() {
 }
 
 /// The session ends (`TOKEN_EXPIRED` at Sign-In) with credentials good for 12 more seconds:
-/// the daemon writes them, says once that `aws login --profile console` is needed, runs the
-/// `--on-login-needed` command once with the facts, makes no further call, and removes
+/// the daemon writes them (promising no renewal), says once that `aws login --profile console`
+/// is needed, runs the `--on-login-needed` command once with the facts, makes no further
+/// call, and removes
 /// `[console]` when those credentials run out (the user's bytes and `[dev]` stay).
 #[test]
 fn daemon_session_ends_said_once() {
@@ -531,6 +532,11 @@ fn daemon_session_ends_said_once() {
         1,
         "said once\n{log}"
     );
+    let wrote = log
+        .lines()
+        .find(|l| l.contains("console: wrote [console]"))
+        .unwrap_or_else(|| panic!("[console] written while its credentials last\n{log}"));
+    assert!(wrote.contains("not renewed"), "no renewal promised\n{log}");
     assert!(credentials(&home).starts_with(MINE));
     d.stop().assert_success();
 }
