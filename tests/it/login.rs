@@ -21,8 +21,8 @@ use ssofresh::login::dpop::generate_pem;
 
 use crate::common::signin::{SAME_DEVICE, SignInRefresh, login_cache_json};
 use crate::common::{
-    Daemon, Outcome, Portal, TestHome, botocore_login, botocore_read, js_v2_read, run, ssofresh,
-    token_json,
+    Daemon, Outcome, Portal, Reply, TestHome, botocore_login, botocore_read, js_v2_read, run,
+    ssofresh, token_json,
 };
 
 /// The console identity `aws login` signed in as (the profile's `login_session`).
@@ -488,6 +488,65 @@ fn daemon_refreshes_then_hands_back_on_stop() {
         "no refresh on the way out"
     );
     assert_cli_carries_on(&home, &portal, &issued.refresh_token);
+}
+
+/// Two refreshers on one session, the daemon and botocore: the daemon's call is held at
+/// Sign-In while botocore refreshes the same session (rotating the refresh token and writing
+/// the file); the daemon's call, with the spent token, is refused; the daemon reads the file
+/// again, takes botocore's credentials for `[console]` without another call, and says
+/// nothing about signing in again. The file keeps botocore's token; after the daemon stops,
+/// botocore carries on from it. Nobody is signed out.
+#[test]
+fn daemon_and_botocore_refresh_one_session() {
+    let (home, portal) = setup();
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+    // The daemon's call is answered 8 s after it arrives (its attempt timeout is raised to 20 s).
+    portal.script_signin([Reply::Ok.after(Duration::from_secs(8))]);
+    let d = daemon(&home, &portal, &["--timeout", "20s"]);
+    d.wait_for("the daemon's call", SOON, || {
+        portal.signin_requests().len() == 1
+    });
+    // Meanwhile a program that reads the session itself (no credentials file) refreshes it.
+    let seen = botocore_login(
+        &home.config_path(),
+        &login_dir(&home),
+        &portal.url(),
+        CONSOLE,
+        None,
+    );
+    let issued = one_refresh(&portal);
+    assert_eq!(seen["access_key"], json!(issued.access_key_id), "{seen}");
+    d.wait_for("botocore's credentials in [console]", SOON * 2, || {
+        holds_key(&credentials(&home), &issued.access_key_id)
+    });
+    d.stays_up(WINDOW);
+    assert_eq!(
+        portal.signin_requests().len(),
+        2,
+        "no call after the refusal"
+    );
+    assert_eq!(portal.signin_refreshes().len(), 1);
+    let file = console::read(&session_path(&home)).expect("session");
+    assert_eq!(
+        file.refresh_token.expose(),
+        issued.refresh_token,
+        "botocore's token kept"
+    );
+    let log = d.log();
+    assert!(
+        !log.contains("aws login --profile"),
+        "not signed out\n{log}"
+    );
+    d.stop().assert_success();
+    let again = botocore_login(
+        &home.config_path(),
+        &login_dir(&home),
+        &portal.url(),
+        CONSOLE,
+        Some(&home.credentials_path()),
+    );
+    assert_eq!(again["method"], "login", "{again}");
+    assert_eq!(again["access_key"], json!(issued.access_key_id), "{again}");
 }
 
 /// The session ends (`TOKEN_EXPIRED` at Sign-In) with credentials good for 12 more seconds:
