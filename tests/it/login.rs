@@ -549,6 +549,64 @@ fn daemon_and_botocore_refresh_one_session() {
     assert_eq!(again["access_key"], json!(issued.access_key_id), "{again}");
 }
 
+/// True when the long runs are asked for (`SSOFRESH_STRESS=1`).
+fn stress() -> bool {
+    std::env::var_os("SSOFRESH_STRESS").is_some_and(|v| v == "1")
+}
+
+/// Which of two refreshers goes first is left to timing: the daemon's call is held at
+/// Sign-In for `delay` while botocore (reading the session itself) gets credentials from the
+/// file as it finds it, refreshing if the daemon has not yet. Whatever the order, once both
+/// are done the file holds the live refresh token, `[console]` holds the file's credentials,
+/// botocore carries on, and nobody is told to sign in again. The daemon first by default;
+/// with `SSOFRESH_STRESS=1`, delays of 0 to 8 s, which cover both orders.
+#[test]
+fn refresh_races_sign_nobody_out() {
+    let delays: Vec<u64> = if stress() { (0..=8).collect() } else { vec![0] };
+    for delay in delays {
+        let (home, portal) = setup();
+        aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+        portal.script_signin([Reply::Ok.after(Duration::from_secs(delay))]);
+        let d = daemon(&home, &portal, &["--timeout", "20s"]);
+        d.wait_for("the daemon's call", SOON, || {
+            !portal.signin_requests().is_empty()
+        });
+        let reader = || {
+            botocore_login(
+                &home.config_path(),
+                &login_dir(&home),
+                &portal.url(),
+                CONSOLE,
+                None,
+            )
+        };
+        let seen = reader();
+        assert_eq!(seen["method"], "login", "delay {delay}s: {seen}");
+        d.stays_up(Duration::from_secs(delay) + WINDOW);
+        d.wait_for("[console] holding the file's credentials", SOON, || {
+            let file = console::read(&session_path(&home)).expect("session");
+            holds_key(&credentials(&home), &file.credentials.access_key_id)
+        });
+        let issued = portal.signin_refreshes();
+        let live = &issued.last().expect("a refresh").refresh_token;
+        let file = console::read(&session_path(&home)).expect("session");
+        assert_eq!(
+            file.refresh_token.expose(),
+            live,
+            "delay {delay}s: the live token"
+        );
+        assert_eq!(portal.proof_failures(), Vec::<String>::new());
+        let log = d.log();
+        assert!(
+            !log.contains("aws login --profile"),
+            "delay {delay}s: not signed out\n{log}"
+        );
+        d.stop().assert_success();
+        let again = reader();
+        assert_eq!(again["method"], "login", "delay {delay}s: {again}");
+    }
+}
+
 /// The session ends (`TOKEN_EXPIRED` at Sign-In) with credentials good for 12 more seconds:
 /// the daemon writes them (promising no renewal), says once that `aws login --profile console`
 /// is needed, runs the `--on-login-needed` command once with the facts, makes no further
