@@ -1609,6 +1609,17 @@ impl Engine {
         let expires = l.session().map(|s| s.credentials.expiration);
         let usable = expires.is_some_and(|e| e > now + MIN_RENEWAL_GAP);
         let first = names.split(", ").next().unwrap_or_default().to_owned();
+        // What follows a failed refresh, for the log: the daemon tries again at `retry`;
+        // `--once` writes the credentials in hand while they last (when none are left, its
+        // report says why, so nothing is logged).
+        let then = |retry: DateTime<Utc>| match expires {
+            _ if !once => Some(format!("trying again at {}", format_local(retry))),
+            Some(at) if usable => Some(format!(
+                "the credentials in hand last until {}",
+                format_local(at)
+            )),
+            _ => None,
+        };
         // What the profiles show when the refresh failed and no usable credentials are left.
         let failed = |detail: &str| Outcome::Failed {
             detail: format!("refreshing {login} failed ({detail})"),
@@ -1666,13 +1677,10 @@ impl Engine {
                 l.refresh.failures += 1;
                 let delay = backoff(l.refresh.failures, &mut self.rng);
                 l.refresh.not_before = Some(now + delay);
-                if !once {
+                if let Some(next) = then(now + delay) {
                     out.push(Action::Log(
                         Level::Warn,
-                        format!(
-                            "{names}: refreshing {login} failed ({detail}); trying again at {}",
-                            format_local(now + delay)
-                        ),
+                        format!("{names}: refreshing {login} failed ({detail}); {next}"),
                     ));
                 }
                 Outcome::Unavailable {
@@ -1683,13 +1691,10 @@ impl Engine {
             }
             Refresh::Failed(detail) => {
                 l.refresh.not_before = Some(now + FAILED_RETRY);
-                if !once {
+                if let Some(next) = then(now + FAILED_RETRY) {
                     out.push(Action::Log(
                         Level::Warn,
-                        format!(
-                            "{names}: refreshing {login} failed ({detail}); trying again at {}",
-                            format_local(now + FAILED_RETRY)
-                        ),
+                        format!("{names}: refreshing {login} failed ({detail}); {next}"),
                     ));
                 }
                 failed(detail)
