@@ -406,6 +406,12 @@ fn classify_sdk(
                 let detail = out.detail_mut();
                 detail.push_str("; ");
                 detail.push_str(&note);
+                // A grant refused while the clock is off: the proof's time is the likely cause,
+                // not a spent token, so the session is not declared over (another `aws login`
+                // would fail the same way); the clock is what to fix.
+                if let RefreshError::InvalidGrant { detail } = out {
+                    out = RefreshError::Failed { detail };
+                }
             }
             out
         }
