@@ -549,6 +549,103 @@ fn daemon_and_botocore_refresh_one_session() {
     assert_eq!(again["access_key"], json!(issued.access_key_id), "{again}");
 }
 
+/// SIGTERM while a refresh is out (Sign-In answers 2 s later): the daemon waits for the
+/// answer, saves the rotated refresh token in the session file (a file left with the spent
+/// one would sign the user out), then takes `[console]` back and exits 0; botocore carries on
+/// from the saved token.
+#[test]
+fn stop_during_a_refresh_saves_the_rotated_token() {
+    let (home, portal) = setup();
+    portal.set_signin_expires_in(120);
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+    portal.script_signin([Reply::Ok.after(Duration::from_secs(2))]);
+    let d = daemon(&home, &portal, &[]);
+    d.wait_for("the daemon's call", SOON, || {
+        portal.signin_requests().len() == 1
+    });
+    assert!(portal.signin_refreshes().is_empty(), "still out");
+    let out = d.stop();
+    out.assert_success();
+    let issued = one_refresh(&portal);
+    let file = console::read(&session_path(&home)).expect("session");
+    assert_eq!(
+        file.refresh_token.expose(),
+        issued.refresh_token,
+        "saved\n{out}"
+    );
+    let text = credentials(&home);
+    assert!(!has_section(&text, CONSOLE), "{text}\n{out}");
+    assert!(text.starts_with(MINE), "{text}");
+    fs::remove_file(home.credentials_path()).expect("no credentials file");
+    assert_cli_carries_on(&home, &portal, &issued.refresh_token);
+}
+
+/// `-p console:work` writes the session's credentials to `[work]`, and a clean stop takes
+/// `[work]` back.
+#[test]
+fn renamed_section_taken_back_on_stop() {
+    let (home, portal) = setup();
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(14));
+    let d = daemon(&home, &portal, &["-p", "console:work"]);
+    d.wait_for("[work] written", SOON, || {
+        let text = credentials(&home);
+        has_section(&text, "work") && holds_key(&text, CLI_KEY)
+    });
+    assert!(!has_section(&credentials(&home), CONSOLE));
+    let out = d.stop();
+    out.assert_success();
+    assert!(out.stderr.contains("removing [work]"), "{out}");
+    // The user's bytes, less the blank line that separated `[work]` from them: the editor
+    // takes the last section with the blank line before it (see `files::credfile`).
+    assert_eq!(credentials(&home), MINE.trim_end().to_owned() + "\n");
+}
+
+/// A clock 5 minutes off Sign-In's: the proofs are refused, and `--once` names the clock
+/// (from the response's `Date`) as what to fix, rather than declaring the session over and
+/// sending the user to `aws login` (which would not help); the credentials in hand are
+/// written while they last.
+#[test]
+fn once_names_a_clock_that_is_off() {
+    let (home, portal) = setup();
+    portal.set_signin_clock_offset(300);
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+    let out = once(&home, &portal);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("this machine's clock is ") && out.stderr.contains("s behind"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("aws login --profile"), "{out}");
+    assert!(
+        out.stderr.contains("the credentials in hand last until"),
+        "{out}"
+    );
+    assert!(portal.signin_refreshes().is_empty());
+    assert_eq!(portal.signin_requests().len(), 1, "not retried: {out}");
+}
+
+/// An `aws login` profile without a region (and no `AWS_DEFAULT_REGION`) whose session is
+/// due: no call is made; `--once` names the profile and says to set `region`, and writes the
+/// credentials in hand, saying until when they last.
+#[test]
+fn once_without_a_region() {
+    let (home, portal) = setup();
+    home.write_config(&config(true).replace("region = us-east-1\n\n", "\n"));
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+    let out = once(&home, &portal);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("set `region` in profile console"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("the credentials in hand last until"),
+        "{out}"
+    );
+    assert!(portal.signin_requests().is_empty(), "{out}");
+    assert!(holds_key(&credentials(&home), CLI_KEY), "{out}");
+}
+
 /// True when the long runs are asked for (`SSOFRESH_STRESS=1`).
 fn stress() -> bool {
     std::env::var_os("SSOFRESH_STRESS").is_some_and(|v| v == "1")
@@ -623,14 +720,9 @@ fn daemon_session_ends_said_once() {
         record.display()
     );
     let d = daemon(&home, &portal, &["--no-notify", "--on-login-needed", &hook]);
-    let lines = || {
-        fs::read_to_string(&record)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
-    d.wait_for("the hook to run", SOON, || !lines().is_empty());
+    // What the hook recorded, one line per run.
+    let runs = || fs::read_to_string(&record).unwrap_or_default();
+    d.wait_for("the hook to run", SOON, || !runs().is_empty());
     d.wait_for("[console] removed as its credentials end", SOON * 3, || {
         let text = credentials(&home);
         has_section(&text, "dev") && !has_section(&text, CONSOLE)
@@ -639,8 +731,8 @@ fn daemon_session_ends_said_once() {
     let requests = portal.signin_requests().len();
     assert!((1..=2).contains(&requests), "{requests} Sign-In calls");
     assert_eq!(
-        lines(),
-        [format!("{CONSOLE}|{ARN}|aws login --profile {CONSOLE}")],
+        runs(),
+        format!("{CONSOLE}|{ARN}|aws login --profile {CONSOLE}\n"),
         "once, with the facts"
     );
     let log = d.log();
