@@ -175,8 +175,9 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
         }
     };
     info!(
-        "watching {} and {}; writing {}",
+        "watching {}, {} and {}; writing {}",
         paths.sso_cache.display(),
+        paths.login_cache.display(),
         paths.config.display(),
         paths.credentials.display()
     );

@@ -417,6 +417,16 @@ fn daemon_login_lands_then_logout() {
     });
     let before = credentials(&home);
     assert!(!login_dir(&home).exists(), "no `aws login` yet");
+    let watched = format!(
+        "watching {}, {}",
+        home.cache_dir().display(),
+        login_dir(&home).display()
+    );
+    assert!(
+        d.log().contains(&watched),
+        "the login cache named\n{}",
+        d.log()
+    );
     aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(14));
     d.wait_for("[console] written", SOON, || {
         holds_key(&credentials(&home), CLI_KEY)
