@@ -1734,9 +1734,10 @@ impl Engine {
             }
             p.outcome = Some(outcome.clone());
         }
-        // `--once` says it too when it still writes the credentials in hand (as for an SSO
-        // token that cannot be refreshed); when it writes nothing, its report says it.
-        if changed && (!once || usable) && (ended || matches!(result, Refresh::NotPermitted(_))) {
+        // `--once` says a missing permission too when it still writes the credentials in hand
+        // (that outcome then gives way to the write); its report says the rest.
+        let not_permitted = matches!(result, Refresh::NotPermitted(_));
+        if changed && (!once || (usable && not_permitted)) && (ended || not_permitted) {
             let until = match expires.filter(|_| usable) {
                 Some(at) => format!("; the credentials in hand last until {}", format_local(at)),
                 None => String::new(),

@@ -374,16 +374,16 @@ fn once_login_cache_directory_and_mixed_profile() {
 }
 
 /// `--once` when Sign-In says the session has ended (`TOKEN_EXPIRED`): one call, and the user
-/// is told once to run `aws login --profile console`. While its credentials still last (3
-/// minutes) they are written (exit 0, as for an SSO token that cannot be refreshed); once they
-/// have ended nothing is written (exit 2). For `INSUFFICIENT_PERMISSIONS`: that another
-/// `aws login` will not help.
+/// is told once to run `aws login --profile console`, exit 2 (only the user can renew it);
+/// the credentials in hand are written while they last (3 minutes), not once they have
+/// ended. For `INSUFFICIENT_PERMISSIONS`: said once that another `aws login` will not help,
+/// the credentials in hand written, exit 0.
 #[test]
 fn once_session_ended_or_not_permitted() {
-    for (code, left, status, said) in [
-        ("TOKEN_EXPIRED", 3, 0, "aws login --profile console"),
-        ("TOKEN_EXPIRED", -1, 2, "aws login --profile console"),
-        ("INSUFFICIENT_PERMISSIONS", 3, 0, "will not help"),
+    for (code, left, status, said, written) in [
+        ("TOKEN_EXPIRED", 3, 2, "aws login --profile console", true),
+        ("TOKEN_EXPIRED", -1, 2, "aws login --profile console", false),
+        ("INSUFFICIENT_PERMISSIONS", 3, 0, "will not help", true),
     ] {
         let (home, portal) = setup();
         portal.end_signin_sessions(code);
@@ -398,7 +398,7 @@ fn once_session_ended_or_not_permitted() {
         );
         assert_eq!(
             holds_key(&credentials(&home), CLI_KEY),
-            status == 0,
+            written,
             "written while they last\n{out}"
         );
     }
