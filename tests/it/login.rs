@@ -453,6 +453,31 @@ fn daemon_login_lands_then_logout() {
     d.stop().assert_success();
 }
 
+/// The `aws login` profile taken out of the config while the daemon runs: `[console]` is
+/// taken back (nothing renews it now, and the AWS CLI would read it first), `[dev]` and the
+/// user's bytes stay, and the daemon carries on.
+#[test]
+fn daemon_profile_removed_from_config() {
+    let (home, portal) = setup();
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(14));
+    let d = daemon(&home, &portal, &[]);
+    d.wait_for("[console] and [dev] written", SOON, || {
+        let text = credentials(&home);
+        holds_key(&text, CLI_KEY) && has_section(&text, "dev")
+    });
+    home.write_config(&config(false));
+    d.wait_for("[console] removed", SOON, || {
+        !has_section(&credentials(&home), CONSOLE)
+    });
+    let text = credentials(&home);
+    assert!(
+        text.starts_with(MINE) && has_section(&text, "dev"),
+        "{text}"
+    );
+    assert!(d.log().contains("no selected profile uses"), "{}", d.log());
+    d.stop().assert_success();
+}
+
 /// The daemon with a session due at once: one refresh (proofs valid), the session file
 /// rotated, `[console]` updated. SIGTERM: `[console]` is removed (said in the log), `[dev]`
 /// and the user's bytes stay, exit 0. Afterwards botocore (`Session(profile=console)`, the
