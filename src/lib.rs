@@ -38,7 +38,7 @@
 //!     the session's fields, the file's content after a refresh, written only over the token used.
 //!   - [`login::dpop`]: DPoP proofs (RFC 9449, ES256 with aws-lc-rs) from the session's key.
 //!   - [`login::signin`]: CreateOAuth2Token through aws-sdk-signin: one refresh, a proof per
-//!     attempt, error classes, and one renewal of a session file. Not yet driven by the daemon.
+//!     attempt, error classes, and one renewal of a session file.
 //! - [`files`]: the files themselves, knowing nothing of logins.
 //!   - [`files::paths`]: the only module that knows where files are (HOME, `AWS_CONFIG_FILE`, …).
 //!   - [`files::config`]: profiles from `~/.aws/config`, read as botocore does.
