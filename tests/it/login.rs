@@ -478,6 +478,30 @@ fn daemon_profile_removed_from_config() {
     d.stop().assert_success();
 }
 
+/// `[console]` already holds the user's long-term keys: the daemon refuses to write over
+/// them (said, naming the section), and neither the refusal, a refresh nor the clean stop
+/// that takes `aws login` sections back touches them: the file ends byte for byte as it began.
+#[test]
+fn long_term_keys_in_the_section_survive() {
+    let (home, portal) = setup();
+    let mine = format!(
+        "{MINE}[console]\naws_access_key_id = AKIALONGTERM\naws_secret_access_key = mine/too\n"
+    );
+    home.write_credentials(&mine);
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+    let d = daemon(&home, &portal, &["-p", "console"]);
+    d.wait_for("the refusal said", SOON, || {
+        d.log().contains("not written to [console]")
+    });
+    let issued = one_refresh(&portal);
+    let file = console::read(&session_path(&home)).expect("session");
+    assert_eq!(file.refresh_token.expose(), issued.refresh_token);
+    d.stays_up(WINDOW);
+    let out = d.stop();
+    out.assert_success();
+    assert_eq!(credentials(&home), mine, "{out}");
+}
+
 /// The daemon with a session due at once: one refresh (proofs valid), the session file
 /// rotated, `[console]` updated. SIGTERM: `[console]` is removed (said in the log), `[dev]`
 /// and the user's bytes stay, exit 0. Afterwards botocore (`Session(profile=console)`, the
