@@ -316,7 +316,8 @@ fn read_session(path: &Path) -> Seen {
         }),
         Err(SessionError::Missing { .. }) => Seen::Missing,
         Err(e) if e.may_be_partial() => Seen::NotYet(e.to_string()),
-        Err(e) => Seen::Unusable(format!("{e}; run `aws login` again")),
+        // The outcome adds the command to run (`aws login --profile NAME`).
+        Err(e) => Seen::Unusable(e.to_string()),
     }
 }
 

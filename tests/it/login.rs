@@ -404,6 +404,36 @@ fn once_session_ended_or_not_permitted() {
     }
 }
 
+/// A session file that is not one (JSON of another shape) or is cut short: `--once` names
+/// the file and says once to run `aws login --profile console`, exit 2; `[dev]` is still
+/// written and no call is made.
+#[test]
+fn once_broken_session_files() {
+    for content in [
+        "{\"startUrl\": \"https://x\"}",
+        "{\"accessToken\": {\"accessKeyId\"",
+    ] {
+        let (home, portal) = setup();
+        fs::create_dir_all(login_dir(&home)).expect("mkdir");
+        fs::write(session_path(&home), content).expect("write");
+        let out = once(&home, &portal);
+        out.assert_status(2);
+        let path = session_path(&home).display().to_string();
+        assert!(out.stderr.contains(&path), "{content}\n{out}");
+        assert_eq!(
+            out.stderr.matches("run `aws login").count(),
+            1,
+            "the command said once: {content}\n{out}"
+        );
+        assert!(
+            out.stderr.contains("run `aws login --profile console`"),
+            "{out}"
+        );
+        assert!(has_section(&credentials(&home), "dev"), "{out}");
+        assert!(portal.signin_requests().is_empty(), "{out}");
+    }
+}
+
 /// The daemon: an `aws login` that lands after it started (the file renamed into place, its
 /// folder created by the login) becomes `[console]` without a Sign-In call, and so does a
 /// second `aws login` replacing it; `aws logout` (the
