@@ -973,6 +973,36 @@ fn status_shows_the_kind() {
     assert_eq!(kinds(&out).1, want, "without a daemon\n{out}");
 }
 
+/// Sign-In echoing the refresh token in its error text (as services do with what they were
+/// sent): `--once -vv` with `RUST_LOG=trace` shows the error, without the token, and no other
+/// secret of the session either.
+#[test]
+fn echoed_refresh_token_stays_out_of_once_output() {
+    let (home, portal) = setup();
+    let pem = aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+    let echo = json!({
+        "__type": "ValidationException",
+        "error": "invalid_grant",
+        "message": format!("refresh token {FIRST_TOKEN} is not valid"),
+    });
+    portal.script_signin([Reply::Raw(400, echo.to_string())]);
+    let mut cmd = command(&home, &portal);
+    cmd.args(["--once", "-vv"]).env("RUST_LOG", "trace");
+    let out = run(cmd);
+    assert_eq!(portal.signin_requests().len(), 1, "{out}");
+    let shown = format!("{}\n{}", out.stdout, out.stderr);
+    assert!(
+        shown.contains("refresh token ** redacted ** is not valid"),
+        "the error is shown, the token redacted\n{shown}"
+    );
+    let key_lines = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 16);
+    for secret in key_lines.chain([FIRST_TOKEN, CLI_SECRET, CLI_SESSION]) {
+        assert!(!shown.contains(secret), "{secret:?} in the output\n{shown}");
+    }
+}
+
 /// With `RUST_LOG=trace`, through a refresh, a write and the take-back on stop: neither
 /// stdout nor stderr carries the refresh tokens (old, rotated), the DPoP key, the proof, or
 /// any secret key or session token, old or new.
