@@ -23,7 +23,8 @@
 //! - [`cli`]: `--help`, `--version`, completions and the man page.
 //! - [`install`]: `ssofresh install` / `uninstall` with recording `systemctl` stand-ins.
 //! - [`login`]: `aws login` sessions through the real binary: `--once`, the daemon (logins,
-//!   refreshes through Sign-In, logout, session end, stop and crash), `status`, secrets.
+//!   refreshes through Sign-In, logout, session end, stop and crash, races with botocore's own
+//!   refresh), `status`, secrets; botocore and the JavaScript SDK v2 judge.
 //! - [`portal_selftest`], [`readers_selftest`], [`harness_selftest`]: the harness is faithful.
 
 mod botocore_config;
