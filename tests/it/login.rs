@@ -137,6 +137,18 @@ fn daemon(home: &TestHome, portal: &Portal, args: &[&str]) -> Daemon {
     Daemon::spawn(cmd)
 }
 
+/// A fresh `aws login` (14 minutes left) and the daemon, once it has written `[console]`
+/// (from the session file, no call) and `[dev]`.
+fn serving_both(home: &TestHome, portal: &Portal) -> Daemon {
+    aws_login(home, portal, FIRST_TOKEN, true, TimeDelta::minutes(14));
+    let d = daemon(home, portal, &[]);
+    d.wait_for("[console] and [dev] written", SOON, || {
+        let text = credentials(home);
+        holds_key(&text, CLI_KEY) && has_section(&text, "dev")
+    });
+    d
+}
+
 /// The credentials file, or "" while there is none.
 fn credentials(home: &TestHome) -> String {
     fs::read_to_string(home.credentials_path()).unwrap_or_default()
@@ -489,12 +501,7 @@ fn daemon_login_lands_then_logout() {
 #[test]
 fn daemon_profile_removed_from_config() {
     let (home, portal) = setup();
-    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(14));
-    let d = daemon(&home, &portal, &[]);
-    d.wait_for("[console] and [dev] written", SOON, || {
-        let text = credentials(&home);
-        holds_key(&text, CLI_KEY) && has_section(&text, "dev")
-    });
+    let d = serving_both(&home, &portal);
     home.write_config(&config(false));
     d.wait_for("[console] removed", SOON, || {
         !has_section(&credentials(&home), CONSOLE)
@@ -872,12 +879,7 @@ fn daemon_session_not_permitted() {
 fn restart_after_a_crash_takes_stale_sections_back() {
     for logout in [false, true] {
         let (home, portal) = setup();
-        aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(14));
-        let d = daemon(&home, &portal, &[]);
-        d.wait_for("[console] and [dev] written", SOON, || {
-            let text = credentials(&home);
-            holds_key(&text, CLI_KEY) && has_section(&text, "dev")
-        });
+        let d = serving_both(&home, &portal);
         d.wait_for("[console] in the state file's record", SOON, || {
             recorded(&home).contains(&("login_session".to_owned(), CONSOLE.to_owned()))
         });
