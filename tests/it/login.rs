@@ -800,6 +800,73 @@ fn refresh_races_sign_nobody_out() {
     }
 }
 
+/// A chain of renewals: Sign-In hands out credentials shorter than the lead (400 s), so the
+/// daemon refreshes again after its one-minute floor, each time from the token the last
+/// refresh rotated in; every time `[console]` and the session file hold the newest, both
+/// readers agree, and after the stop botocore carries on. One renewal by default; four (about
+/// three minutes) with `SSOFRESH_STRESS=1`.
+#[test]
+fn daemon_keeps_renewing() {
+    let renewals = if stress() { 4 } else { 1 };
+    let (home, portal) = setup();
+    portal.set_signin_expires_in(400);
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+    let d = daemon(&home, &portal, &[]);
+    let mut used = FIRST_TOKEN.to_owned();
+    for n in 1..=renewals {
+        d.wait_for(
+            &format!("renewal {n} written"),
+            Duration::from_secs(120),
+            || {
+                portal
+                    .signin_refreshes()
+                    .get(n - 1)
+                    .is_some_and(|r| holds_key(&credentials(&home), &r.access_key_id))
+            },
+        );
+        let issued = portal.signin_refreshes()[n - 1].clone();
+        assert_eq!(
+            issued.old_refresh_token, used,
+            "renewal {n} from the last token"
+        );
+        let file = console::read(&session_path(&home)).expect("session");
+        assert_eq!(
+            file.refresh_token.expose(),
+            issued.refresh_token,
+            "renewal {n}"
+        );
+        assert_readers_see(
+            &home,
+            &issued.access_key_id,
+            &issued.secret_access_key,
+            &issued.session_token,
+        );
+        used = issued.refresh_token;
+    }
+    assert_eq!(
+        portal.signin_refreshes().len(),
+        renewals,
+        "no extra refresh"
+    );
+    assert_eq!(portal.proof_failures(), Vec::<String>::new());
+    d.stop().assert_success();
+    // With 400 s left botocore (5-minute threshold) does not refresh: it reads the session.
+    let seen = botocore_login(
+        &home.config_path(),
+        &login_dir(&home),
+        &portal.url(),
+        CONSOLE,
+        Some(&home.credentials_path()),
+    );
+    assert_eq!(seen["method"], "login", "{seen}");
+    let last = portal
+        .signin_refreshes()
+        .last()
+        .cloned()
+        .expect("a refresh");
+    assert_eq!(seen["access_key"], json!(last.access_key_id), "{seen}");
+}
+
 /// The session ends (`TOKEN_EXPIRED` at Sign-In) with credentials good for 12 more seconds:
 /// the daemon writes them (promising no renewal), says once that `aws login --profile console`
 /// is needed, runs the `--on-login-needed` command once with the facts, makes no further
