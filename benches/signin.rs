@@ -377,19 +377,9 @@ fn landings() {
     }
 }
 
-/// `ssofresh --once -q`: its wall time, as the floor's is taken (no wrapper process).
+/// `ssofresh --once -q` in `home`: its wall time.
 fn once(home: &LoginHome, portal: &Portal) -> Duration {
-    let mut cmd = home.ssofresh(portal);
-    cmd.args(["--once", "-q"]);
-    let start = Instant::now();
-    let out = cmd.output().expect("run ssofresh --once");
-    let elapsed = start.elapsed();
-    assert!(
-        out.status.success(),
-        "ssofresh --once failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    elapsed
+    support::once_run(home.ssofresh(portal))
 }
 
 /// `--once` for one profile of each kind, runs alternating, next to `curl` making each call.
