@@ -17,7 +17,7 @@ mod common;
 mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Reply, ssofresh};
 use ssofresh::daemon::run::MAX_CONCURRENT_CALLS;
@@ -82,7 +82,7 @@ fn row(profiles: usize, latency: Duration, runs: usize) {
             &accounts,
             MAX_CONCURRENT_CALLS,
         ));
-        ours.push(once(&home, &portal));
+        ours.push(support::once_run(ssofresh(&home, &portal)));
         renames.push(watch.take_renames());
     }
     let max_rss = peak_rss(&home, &portal);
@@ -114,21 +114,6 @@ fn row(profiles: usize, latency: Duration, runs: usize) {
         support::versus(ours[ours.len() / 2], floor[floor.len() / 2]),
         support::mib(max_rss)
     );
-}
-
-/// One `ssofresh --once -q`: its wall time, as the floor's is taken (no wrapper process).
-fn once(home: &common::TestHome, portal: &common::Portal) -> Duration {
-    let mut cmd = ssofresh(home, portal);
-    cmd.args(["--once", "-q"]);
-    let start = Instant::now();
-    let out = cmd.output().expect("run ssofresh --once");
-    let elapsed = start.elapsed();
-    assert!(
-        out.status.success(),
-        "ssofresh --once failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    elapsed
 }
 
 /// The peak RSS (KiB) of one more, untimed `ssofresh --once -q`, from `/usr/bin/time`.

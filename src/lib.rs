@@ -1,4 +1,5 @@
-//! ssofresh keeps `~/.aws/credentials` fresh from AWS IAM Identity Center (SSO) logins.
+//! ssofresh keeps `~/.aws/credentials` fresh from AWS IAM Identity Center (SSO) logins and
+//! `aws login` console sessions.
 //!
 //! # Layout
 //! One event loop owns the state: watcher hints, the timer, signals and finished calls arrive
@@ -23,12 +24,15 @@
 //!     command.
 //! - [`daemon`]: the event loop: events in, actions out, capped sleeps on the wall clock; what
 //!   it publishes goes out through [`daemon::Hooks`], implemented above it.
-//!   - [`daemon::engine`]: the pure decisions: schedules, backoff, refresh, logout,
-//!     put-back, one write per pass.
-//!   - [`daemon::run`](mod@daemon::run): the loop's I/O: token files read, calls and refreshes spawned, the write.
+//!   - [`daemon::engine`]: the pure decisions over both kinds of login: schedules, backoff,
+//!     refresh, logout, put-back, taking `aws login` sections back, one write per pass.
+//!   - [`daemon::run`](mod@daemon::run): the loop's I/O: token and session files read, calls
+//!     and refreshes spawned, a renewed session's file written back, the credentials write.
 //!   - [`daemon::plan`]: which profiles go to which section, usable tokens, outcomes, messages.
-//!   - [`daemon::watch`]: the file watcher: events on the token cache, config and credentials.
-//! - [`login`]: the kinds of login and the services that renew them.
+//!   - [`daemon::watch`]: the file watcher: events on the SSO and `aws login` caches, config
+//!     and credentials.
+//! - [`login`]: the two kinds of login (an SSO token, an `aws login` session) and the services
+//!   that renew them.
 //!   - [`login::token`]: the SSO token cache: file names, parsing, every `expiresAt` form, the
 //!     file's content after a refresh.
 //!   - [`login::oidc`]: CreateToken through aws-sdk-ssooidc: one refresh of a login, its errors.

@@ -340,3 +340,18 @@ pub fn machine() -> String {
         load.join(" ")
     )
 }
+
+/// One `ssofresh --once -q` run of `cmd` (the binary, its environment set): its wall time, as
+/// the floor's is taken (no wrapper process). Panics unless it succeeded.
+pub fn once_run(mut cmd: Command) -> Duration {
+    cmd.args(["--once", "-q"]);
+    let start = Instant::now();
+    let out = cmd.output().expect("run ssofresh --once");
+    let elapsed = start.elapsed();
+    assert!(
+        out.status.success(),
+        "ssofresh --once failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
+}
