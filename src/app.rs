@@ -170,10 +170,12 @@ fn print_report(report: &Report, options: &Options) {
         );
     }
     let total = report.outcomes.len();
+    // A session's last credentials are written even when only a new login renews it.
+    let left = |name: &str| report.sessions_left.iter().any(|(p, _, _)| p == name);
     let written = report
         .outcomes
         .iter()
-        .filter(|(_, o)| o.is_written())
+        .filter(|(name, o)| o.is_written() || left(name))
         .count();
     if written > 0 {
         eprintln!(
@@ -186,9 +188,9 @@ fn print_report(report: &Report, options: &Options) {
         let sections: Vec<String> = report
             .sessions_left
             .iter()
-            .map(|(s, _)| format!("[{s}]"))
+            .map(|(_, s, _)| format!("[{s}]"))
             .collect();
-        let until = report.sessions_left.iter().map(|(_, t)| *t).min();
+        let until = report.sessions_left.iter().map(|(_, _, t)| *t).min();
         eprintln!(
             "ssofresh: {} hold{} credentials from `aws login`, valid until {}. The AWS CLI reads \
              {} before its own `aws login` session: after that time run `ssofresh --once` \
@@ -204,10 +206,17 @@ fn print_report(report: &Report, options: &Options) {
             if sections.len() == 1 { "it" } else { "them" },
         );
     }
+    for (name, outcome) in report
+        .outcomes
+        .iter()
+        .filter(|(name, o)| !o.is_written() && left(name))
+    {
+        eprintln!("ssofresh: {name}: written, but {}", outcome.message());
+    }
     let failed: Vec<_> = report
         .outcomes
         .iter()
-        .filter(|(_, o)| !o.is_written())
+        .filter(|(name, o)| !o.is_written() && !left(name))
         .collect();
     if !failed.is_empty() {
         eprintln!(

@@ -356,6 +356,9 @@ struct RefreshState {
     next_at: Option<DateTime<Utc>>,
     /// The token version whose refresh was refused: not tried again.
     refused: Option<u64>,
+    /// When the refresh now out began (an `aws login` session's: its profiles wait for its
+    /// answer at most [`WRITE_HOLD_MAX`]).
+    started: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -535,7 +538,7 @@ impl Engine {
             let console = login.kind() == LoginKind::Console;
             // An `aws login` session acts for all its profiles at once: its next refresh.
             let due = match l {
-                Some(l) if console => l.refresh.not_before.max(self.session_renewal(l)),
+                Some(l) if console => self.session_renewal(l),
                 _ => p.due,
             };
             let next_action_at = match state {
@@ -693,7 +696,13 @@ impl Engine {
     /// write per run); in the daemon until [`Engine::hold_ends`], so that one slow call holds
     /// the others back by about a second.
     fn write_held(&self, now: DateTime<Utc>) -> bool {
-        let calls_out = self.profiles.values().any(|p| p.in_flight) || self.sessions_refreshing();
+        // A session's refresh holds the write back no longer than its profiles wait for it.
+        let refresh_out = self.logins.iter().any(|(id, l)| {
+            id.kind() == LoginKind::Console
+                && l.refresh.in_flight
+                && l.refresh.started.is_none_or(|t| now < t + WRITE_HOLD_MAX)
+        });
+        let calls_out = self.profiles.values().any(|p| p.in_flight) || refresh_out;
         calls_out && (self.settings.once || self.hold_ends().is_none_or(|t| now < t))
     }
 
@@ -865,6 +874,7 @@ impl Engine {
                 state.not_before = None;
                 state.refresh = RefreshState {
                     in_flight: state.refresh.in_flight,
+                    started: state.refresh.started,
                     ..RefreshState::default()
                 };
                 let fresh = before.is_some_and(|b| matches!(b, Seen::Token(_) | Seen::Session(_)));
@@ -1473,12 +1483,16 @@ impl Engine {
     }
 
     /// The sections holding credentials from `aws login` sessions, with when those end.
-    pub fn session_sections(&self) -> Vec<(String, DateTime<Utc>)> {
+    /// `(profile, section, end)` in config order.
+    pub fn session_sections(&self) -> Vec<(String, String, DateTime<Utc>)> {
         self.order
             .iter()
             .filter_map(|n| self.profiles.get(n))
             .filter(|p| p.target.login.kind() == LoginKind::Console)
-            .filter_map(|p| Some((p.target.section.clone(), p.held.as_ref()?.expiration)))
+            .filter_map(|p| {
+                let end = p.held.as_ref()?.expiration;
+                Some((p.target.name().to_owned(), p.target.section.clone(), end))
+            })
             .collect()
     }
 
@@ -1490,7 +1504,9 @@ impl Engine {
             return None;
         }
         let lead = session_lead(self.settings.refresh_margin);
-        Some(l.refresh.next_at.unwrap_or(s.credentials.expiration - lead))
+        let at = l.refresh.next_at.unwrap_or(s.credentials.expiration - lead);
+        // After a failure, not before the retry.
+        Some(at.max(l.refresh.not_before.unwrap_or(at)))
     }
 
     /// An `aws login` session: refreshes it through Sign-In when due, hands the credentials
@@ -1519,6 +1535,9 @@ impl Engine {
             return;
         };
         let Some(session) = l.session().cloned() else {
+            if matches!(l.seen, Some(Seen::Unusable(_))) {
+                self.take_back_unusable(login, &names, now, out);
+            }
             return;
         };
         let v = session.version;
@@ -1531,6 +1550,7 @@ impl Engine {
             && l.refresh.not_before.is_none_or(|t| t <= now)
         {
             l.refresh.in_flight = true;
+            l.refresh.started = Some(now);
             out.push(Action::Log(
                 Level::Debug,
                 format!("{names}: refreshing {login} through AWS Sign-In"),
@@ -1541,7 +1561,11 @@ impl Engine {
                 route_of,
             });
         }
-        if l.refresh.in_flight {
+        // The write waits for the refresh's answer, but not for long: a slow Sign-In must not
+        // keep usable credentials (a new login, another program's refresh) out of the file.
+        let waiting =
+            l.refresh.in_flight && l.refresh.started.is_none_or(|t| now < t + WRITE_HOLD_MAX);
+        if waiting {
             return;
         }
         let expires = session.credentials.expiration;
@@ -1554,11 +1578,15 @@ impl Engine {
                 if !p.in_flight && p.pending.is_none() && p.due.is_some_and(|d| d <= now) {
                     p.pending = Some(session.credentials.clone());
                     p.due = None;
+                    self.waiting_since.get_or_insert(now);
                 }
             }
             return;
         }
-        // The credentials in hand have ended and nothing renews them now.
+        if l.refresh.in_flight {
+            return; // its answer decides
+        }
+        // The credentials in hand have ended (or do in a moment) and nothing renews them now.
         let sections = take_back(&mut l.written, &mut self.removals);
         let renewable = renew_at.is_some();
         let said = l.told_expired == Some(v);
@@ -1576,8 +1604,8 @@ impl Engine {
             out.push(Action::Log(
                 Level::Info,
                 format!(
-                    "{names}: the credentials of {login} ended at {}; removing {} so that the \
-                     AWS CLI does not read them before its own session",
+                    "{names}: the credentials of {login} end at {}; removing {} now so that \
+                     the AWS CLI does not read expired keys before its own session",
                     format_local(expires),
                     sections.join(", ")
                 ),
@@ -1586,6 +1614,56 @@ impl Engine {
         if !renewable && !said {
             self.set_login_outcome(login, LoginProblem::Expired(expires), out);
             self.notify(login, v, NoticeEvent::Ended, expires, out);
+        }
+    }
+
+    /// A session file that cannot be used (reported already): the sections written from it
+    /// are taken back once the credentials ssofresh holds for them end, and at once where it
+    /// holds none (written by an earlier run): nothing can renew them, and the AWS CLI reads
+    /// them before the session itself.
+    fn take_back_unusable(
+        &mut self,
+        login: &LoginId,
+        names: &str,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
+        let mut live = BTreeSet::new();
+        for p in self
+            .profiles
+            .values_mut()
+            .filter(|p| &p.target.login == login)
+        {
+            if p.held
+                .as_ref()
+                .is_some_and(|c| c.expiration > now + MIN_RENEWAL_GAP)
+            {
+                live.insert(p.target.section.clone());
+            } else {
+                p.held = None;
+                p.pending = None;
+            }
+        }
+        let Some(l) = self.logins.get_mut(login) else {
+            return;
+        };
+        let mut ended: BTreeMap<String, String> = l
+            .written
+            .iter()
+            .filter(|(section, _)| !live.contains(*section))
+            .map(|(s, k)| (s.clone(), k.clone()))
+            .collect();
+        l.written.retain(|section, _| live.contains(section));
+        let sections = take_back(&mut ended, &mut self.removals);
+        if !sections.is_empty() && !self.settings.once {
+            out.push(Action::Log(
+                Level::Info,
+                format!(
+                    "{names}: removing {}: {login} cannot be used and nothing renews them; the \
+                     AWS CLI would read expired keys there before its own session",
+                    sections.join(", ")
+                ),
+            ));
         }
     }
 
@@ -1606,6 +1684,7 @@ impl Engine {
             return;
         };
         l.refresh.in_flight = false;
+        l.refresh.started = None;
         let expires = l.session().map(|s| s.credentials.expiration);
         let usable = expires.is_some_and(|e| e > now + MIN_RENEWAL_GAP);
         let first = names.split(", ").next().unwrap_or_default().to_owned();
@@ -1884,6 +1963,17 @@ impl Engine {
         for (login, l) in &self.logins {
             if l.not_yet_since.is_some() {
                 times.push(now + NOT_YET_RETRY);
+            }
+            if login.kind() == LoginKind::Console {
+                // When a write waiting for a refresh goes ahead without it; when credentials
+                // held from a file that cannot be used end.
+                times.extend(l.refresh.started.map(|t| t + WRITE_HOLD_MAX));
+                times.extend(
+                    self.profiles
+                        .values()
+                        .filter(|p| &p.target.login == login)
+                        .filter_map(|p| Some(p.held.as_ref()?.expiration - MIN_RENEWAL_GAP)),
+                );
             }
             if let Some(session) = l.session() {
                 // Its refresh, the end of its credentials in hand, a retry, a profile to serve.

@@ -116,7 +116,8 @@ pub struct Report {
     pub tightened_from: Option<u32>,
     /// Sections written from `aws login` sessions, with when their credentials end: nothing
     /// renews them after `--once`, and the AWS CLI reads them before the session itself.
-    pub sessions_left: Vec<(String, chrono::DateTime<Utc>)>,
+    /// `(profile, section, end)`.
+    pub sessions_left: Vec<(String, String, chrono::DateTime<Utc>)>,
 }
 
 impl Report {

@@ -387,8 +387,8 @@ fn once_login_cache_directory_and_mixed_profile() {
 
 /// `--once` when Sign-In says the session has ended (`TOKEN_EXPIRED`): one call, and the user
 /// is told once to run `aws login --profile console`, exit 2 (only the user can renew it);
-/// the credentials in hand are written while they last (3 minutes), not once they have
-/// ended. For `INSUFFICIENT_PERMISSIONS`: said once that another `aws login` will not help,
+/// the credentials in hand are written while they last (3 minutes), and the report says so,
+/// not once they have ended. For `INSUFFICIENT_PERMISSIONS`: said once that another `aws login` will not help,
 /// the credentials in hand written, exit 0.
 #[test]
 fn once_session_ended_or_not_permitted() {
@@ -413,6 +413,13 @@ fn once_session_ended_or_not_permitted() {
             written,
             "written while they last\n{out}"
         );
+        if written && status == 2 {
+            assert!(
+                out.stderr.contains("console: written, but")
+                    && !out.stderr.contains("not written"),
+                "the report says it was written, and why the user is needed\n{out}"
+            );
+        }
     }
 }
 

@@ -2179,7 +2179,10 @@ fn once_with_sessions() {
     assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-1".to_owned())]);
     e.handle(wrote("[cons]\n"), now);
     assert!(e.settled());
-    assert_eq!(e.session_sections(), [("cons".to_owned(), now + mins(15))]);
+    assert_eq!(
+        e.session_sections(),
+        [("cons".to_owned(), "cons".to_owned(), now + mins(15))]
+    );
 
     let (mut e, s) = console_engine(true, now + mins(3));
     let a = e.decide(now);
@@ -2208,4 +2211,52 @@ fn once_with_sessions() {
         outcomes[0].1.message().contains("aws login --profile cons"),
         "{outcomes:?}"
     );
+}
+
+/// A session file that turns unusable: the section written from it stays while its
+/// credentials last and is then taken back; a section an earlier run wrote from it (no
+/// credentials held now) is taken back at once.
+#[test]
+fn unusable_session_file_sections_are_taken_back() {
+    let now = t0();
+    let (mut e, _) = console_engine(false, now + mins(15));
+    e.decide(now);
+    e.handle(wrote("[cons]\n"), now);
+    let broken = Event::Login {
+        login: console(),
+        seen: Seen::Unusable("the file is not a session".into()),
+    };
+    e.handle(broken.clone(), now);
+    assert!(writes(&e.decide(now + mins(1))).is_empty(), "still valid");
+    let wake = e.next_wake(now + mins(1)).expect("a wake before the end");
+    assert!(wake <= now + mins(15), "{wake}");
+    let a = e.decide(now + mins(15));
+    assert_eq!(writes(&a), [(vec![], vec!["cons".into()])], "{a:?}");
+
+    let mut e = Engine::new(settings(false), 7);
+    e.restore_written(console(), "cons".into(), "ASIA-0".into());
+    e.handle(Event::Config(Ok(console_config())), now);
+    e.handle(broken, now);
+    let a = e.decide(now);
+    assert_eq!(writes(&a), [(vec![], vec!["cons".into()])], "{a:?}");
+}
+
+/// While a refresh is out, the credentials a new `aws login` brought wait for its answer at
+/// most [`WRITE_HOLD_MAX`], then are written without it.
+#[test]
+fn slow_refresh_holds_a_new_login_briefly() {
+    let now = t0();
+    let (mut e, s) = console_engine(false, now + mins(3));
+    assert_eq!(session_refresh_of(&e.decide(now)), Some(s.version));
+    e.handle(
+        seen_session(session("ASIA-NEW", now + mins(15), "rt-new")),
+        now,
+    );
+    assert!(writes(&e.decide(now + TimeDelta::seconds(1))).is_empty());
+    assert_eq!(
+        e.next_wake(now + TimeDelta::seconds(1)),
+        Some(now + WRITE_HOLD_MAX)
+    );
+    let a = e.decide(now + WRITE_HOLD_MAX);
+    assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-NEW".to_owned())]);
 }
