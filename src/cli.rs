@@ -149,7 +149,7 @@ pub struct DaemonArgs {
     #[arg(long)]
     pub with_region: bool,
 
-    /// Time allowed for one call to the portal (e.g. 10s).
+    /// Time allowed for one call to AWS: the portal, OIDC, Sign-In (e.g. 10s).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
 

@@ -700,7 +700,8 @@ impl Engine {
         let refresh_out = self.logins.iter().any(|(id, l)| {
             id.kind() == LoginKind::Console
                 && l.refresh.in_flight
-                && l.refresh.started.is_none_or(|t| now < t + WRITE_HOLD_MAX)
+                && (self.settings.once
+                    || l.refresh.started.is_none_or(|t| now < t + WRITE_HOLD_MAX))
         });
         let calls_out = self.profiles.values().any(|p| p.in_flight) || refresh_out;
         calls_out && (self.settings.once || self.hold_ends().is_none_or(|t| now < t))
@@ -812,11 +813,26 @@ impl Engine {
             .collect();
         // The sections of an `aws login` session no profile uses any more are taken back:
         // nothing renews them, and the AWS CLI reads them before its own session.
+        // Likewise a section no selected profile of the session writes any more (one of
+        // several profiles on one ARN taken out, or given another section).
+        let targets: BTreeSet<(&LoginId, &str)> = self
+            .profiles
+            .values()
+            .map(|p| (&p.target.login, p.target.section.as_str()))
+            .collect();
         let mut dropped = Vec::new();
         for (login, l) in self.logins.iter_mut() {
-            if login.kind() == LoginKind::Console && !used.contains(login) {
-                dropped.extend(take_back(&mut l.written, &mut self.removals));
+            if login.kind() != LoginKind::Console {
+                continue;
             }
+            let mut gone: BTreeMap<String, String> = l
+                .written
+                .iter()
+                .filter(|(section, _)| !targets.contains(&(login, section.as_str())))
+                .map(|(s, k)| (s.clone(), k.clone()))
+                .collect();
+            l.written.retain(|section, _| !gone.contains_key(section));
+            dropped.extend(take_back(&mut gone, &mut self.removals));
         }
         if !dropped.is_empty() {
             out.push(Action::Log(
@@ -833,6 +849,49 @@ impl Engine {
         self.logins
             .retain(|l, state| used.contains(l) || !state.written.is_empty());
         self.config_loaded = true;
+        // A profile new in the config, of a login that cannot be used, says so like the others.
+        let problems: Vec<(LoginId, Option<LoginProblem>)> = self
+            .logins
+            .iter()
+            .filter_map(|(id, l)| match &l.seen {
+                Some(Seen::Missing) => Some((id.clone(), Some(LoginProblem::Missing))),
+                Some(Seen::Unusable(why)) => {
+                    Some((id.clone(), Some(LoginProblem::Unusable(why.clone()))))
+                }
+                Some(Seen::Session(s)) if l.rejected == Some(s.version) => Some((id.clone(), None)),
+                _ => None,
+            })
+            .collect();
+        for (login, problem) in problems {
+            match problem {
+                Some(problem) => self.set_login_outcome(&login, problem, out),
+                // An ended session: its other profiles' outcome says how it ended.
+                None => {
+                    let said = self
+                        .profiles
+                        .values()
+                        .filter(|p| p.target.login == login)
+                        .find_map(|p| match &p.outcome {
+                            Some(o @ Outcome::NeedsLogin { .. }) => Some(o.clone()),
+                            _ => None,
+                        });
+                    for p in self
+                        .profiles
+                        .values_mut()
+                        .filter(|p| p.target.login == login && p.outcome.is_none())
+                    {
+                        p.outcome = said.clone().map(|o| match o {
+                            Outcome::NeedsLogin { login, why, .. } => Outcome::NeedsLogin {
+                                command: login.login_command(p.target.name()),
+                                login,
+                                why,
+                            },
+                            other => other,
+                        });
+                    }
+                }
+            }
+        }
     }
 
     fn on_login(&mut self, login: LoginId, seen: Seen, now: DateTime<Utc>, out: &mut Vec<Action>) {
@@ -1563,8 +1622,9 @@ impl Engine {
         }
         // The write waits for the refresh's answer, but not for long: a slow Sign-In must not
         // keep usable credentials (a new login, another program's refresh) out of the file.
-        let waiting =
-            l.refresh.in_flight && l.refresh.started.is_none_or(|t| now < t + WRITE_HOLD_MAX);
+        // (`--once` waits for it: one write per pass.)
+        let waiting = l.refresh.in_flight
+            && (once || l.refresh.started.is_none_or(|t| now < t + WRITE_HOLD_MAX));
         if waiting {
             return;
         }
@@ -1685,6 +1745,16 @@ impl Engine {
         };
         l.refresh.in_flight = false;
         l.refresh.started = None;
+        let current = l.session().map(|s| s.version);
+        if current != Some(from) && !matches!(result, Refresh::Renewed(_)) {
+            // For a session the file no longer holds (a new `aws login` landed meanwhile):
+            // what Sign-In said of the old one says nothing of the new.
+            out.push(Action::Log(
+                Level::Debug,
+                format!("{names}: the answer for a session no longer in the file dropped"),
+            ));
+            return;
+        }
         let expires = l.session().map(|s| s.credentials.expiration);
         let usable = expires.is_some_and(|e| e > now + MIN_RENEWAL_GAP);
         let first = names.split(", ").next().unwrap_or_default().to_owned();
@@ -1736,6 +1806,13 @@ impl Engine {
             // it is not tried again straight away.
             Refresh::Changed => {
                 l.refresh.not_before = Some(now + BACKOFF_BASE);
+                // Its own schedule again (a clock stepped back may have moved it early).
+                l.refresh.next_at = None;
+                if once {
+                    // One attempt per pass: if the file still holds this session, the pass
+                    // ends with it as it is.
+                    l.refresh.refused = Some(from);
+                }
                 return;
             }
             Refresh::Rejected(detail) => {

@@ -28,8 +28,9 @@ use tracing::{debug, error, info, warn};
 use crate::files::config::{LoginId, LoginKind, Profiles};
 use crate::files::fsio;
 use crate::login::portal::Route;
+use crate::login::signin;
 use crate::secret::Secret;
-use engine::{Action, Engine, Event, Level, Notice, Settings, WriteResult};
+use engine::{Action, Engine, Event, Level, Notice, Refresh, Settings, WriteResult};
 use plan::ProfileView;
 use run::{Fatal, Options, Report, TaskDone};
 use watch::{Hint, Watched, Watcher};
@@ -46,9 +47,9 @@ pub const RESCAN: Duration = Duration::from_secs(60);
 pub const DEBOUNCE: Duration = Duration::from_millis(25);
 
 /// The longest a stop waits for an `aws login` session's refresh that is out (an answer
-/// takes well under a second), well within the service managers' stop timeouts (10 s in the
-/// unit, 20 s launchd's default).
-pub const STOP_PATIENCE: Duration = Duration::from_secs(5);
+/// takes well under a second; one attempt may take `--timeout`): within the service
+/// managers' stop timeouts (20 s in the unit, launchd's default 20 s).
+pub const STOP_PATIENCE: Duration = Duration::from_secs(15);
 
 /// What the process is told from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +128,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
         said_no_profiles: false,
         hooks: None,
         published: None,
+        unsaved: HashMap::new(),
     };
 
     if once {
@@ -239,6 +241,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                 Some(Signal::Stop) | None => {
                     info!("stopping");
                     shell.finish_refreshes().await?;
+                    shell.retry_unsaved()?;
                     shell.flush()?;
                     if let Some(hooks) = shell.hooks.as_mut() {
                         hooks.stopping();
@@ -253,6 +256,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                     shell.reload_config()?;
                     shell.check_credentials()?;
                 }
+                shell.retry_unsaved()?;
                 shell.scan_logins()?;
             }
         }
@@ -306,6 +310,8 @@ struct Shell<'a> {
     hooks: Option<Box<dyn Hooks>>,
     /// What was last published, to publish only changes.
     published: Option<Published>,
+    /// Refreshed sessions whose files could not be written: `(version refreshed, content)`.
+    unsaved: HashMap<LoginId, (u64, Box<signin::Ready>)>,
 }
 
 impl Shell<'_> {
@@ -367,7 +373,7 @@ impl Shell<'_> {
                 result,
             } => {
                 let result = match result {
-                    Ok(ready) => run::write_renewed(&ready),
+                    Ok(ready) => return self.save_renewed(login, from, ready),
                     Err(refresh) => refresh,
                 };
                 self.handle(Event::Refreshed {
@@ -377,6 +383,51 @@ impl Shell<'_> {
                 })
             }
         }
+    }
+
+    /// Writes a refreshed session's file. When it cannot be written (a full disk, a folder
+    /// gone read-only), the new content, the only copy of the rotated refresh token, is kept
+    /// and written again on every wake, at the session's next refresh (instead of a call
+    /// that would send the spent token) and at a stop.
+    fn save_renewed(
+        &mut self,
+        login: LoginId,
+        from: u64,
+        ready: Box<signin::Ready>,
+    ) -> Result<(), Fatal> {
+        let result = match run::write_renewed(&ready) {
+            Ok(result) => result,
+            Err(e) => {
+                let detail = format!(
+                    "{e}; the refreshed session is kept in memory and written as soon as it \
+                     can be (until then the AWS CLI's copy holds a spent refresh token)"
+                );
+                self.unsaved.insert(login.clone(), (from, ready));
+                Refresh::Failed(detail)
+            }
+        };
+        self.handle(Event::Refreshed {
+            login,
+            from,
+            result,
+        })
+    }
+
+    /// Tries again to write the refreshed sessions whose files could not be written.
+    fn retry_unsaved(&mut self) -> Result<(), Fatal> {
+        for (login, (from, ready)) in std::mem::take(&mut self.unsaved) {
+            match run::write_renewed(&ready) {
+                Ok(result) => self.handle(Event::Refreshed {
+                    login,
+                    from,
+                    result,
+                })?,
+                Err(_) => {
+                    self.unsaved.insert(login, (from, ready));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `--refresh-margin`, as the engine takes it.
@@ -408,7 +459,9 @@ impl Shell<'_> {
     /// every answer, and a file left with the spent one would sign the user out. (An SSO
     /// token's refresh that is out is dropped: the token in the file stays valid.)
     async fn finish_refreshes(&mut self) -> Result<(), Fatal> {
-        let deadline = tokio::time::Instant::now() + STOP_PATIENCE;
+        // The attempt under way, to its end (a retry after it would come too late anyway).
+        let patience = (self.options.policy.timeout + Duration::from_secs(2)).min(STOP_PATIENCE);
+        let deadline = tokio::time::Instant::now() + patience;
         while self.engine.sessions_refreshing() {
             match tokio::time::timeout_at(deadline, self.events.1.recv()).await {
                 Ok(Some(done)) => self.task_done(done)?,
@@ -471,6 +524,14 @@ impl Shell<'_> {
                     token,
                     version,
                 } => fetches.push((target, token, version)),
+                Action::Refresh { login, .. }
+                    if login.kind() == LoginKind::Console && self.unsaved.contains_key(&login) =>
+                {
+                    // Its refresh token is spent: write what Sign-In answered, not call again.
+                    if let Some((from, ready)) = self.unsaved.remove(&login) {
+                        self.save_renewed(login, from, ready)?;
+                    }
+                }
                 Action::Refresh {
                     login,
                     version,

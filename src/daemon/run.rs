@@ -561,19 +561,23 @@ fn read_token_bytes(path: &Path) -> Result<(Vec<u8>, Token), String> {
 /// other field kept), only while it still holds the refresh token the refresh used: a new
 /// `aws login`, or another program's refresh, meanwhile wins. Runs on the loop, so the engine
 /// knows the new session before anything can read the file.
-pub fn write_renewed(ready: &signin::Ready) -> Refresh {
+///
+/// `Err` when the file could not be written: the caller keeps `ready` (the only copy of the
+/// rotated refresh token) and tries again.
+pub fn write_renewed(ready: &signin::Ready) -> Result<Refresh, FsError> {
     let path = &ready.path;
-    match console::write_if_unchanged(path, &ready.contents, &ready.used) {
-        Ok(true) => match console::parse(&ready.contents) {
-            Ok(session) => Refresh::Renewed(engine::Session {
-                version: engine::session_version(&session.refresh_token, &session.credentials),
-                credentials: session.credentials,
-            }),
-            Err(problem) => Refresh::Failed(format!("{}: {problem}", path.display())),
+    Ok(
+        match console::write_if_unchanged(path, &ready.contents, &ready.used)? {
+            true => match console::parse(&ready.contents) {
+                Ok(session) => Refresh::Renewed(engine::Session {
+                    version: engine::session_version(&session.refresh_token, &session.credentials),
+                    credentials: session.credentials,
+                }),
+                Err(problem) => Refresh::Failed(format!("{}: {problem}", path.display())),
+            },
+            false => Refresh::Changed,
         },
-        Ok(false) => Refresh::Changed,
-        Err(e) => Refresh::Failed(e.to_string()),
-    }
+    )
 }
 
 /// Starts the refresh of an `aws login` session (see [`signin::renew`]): the file is re-read

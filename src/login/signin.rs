@@ -21,6 +21,7 @@ use aws_sdk_signin::operation::create_o_auth2_token::CreateOAuth2TokenError;
 use aws_sdk_signin::types::CreateOAuth2TokenRequestBody;
 use chrono::{DateTime, Utc};
 
+use crate::files::scratch::Scratch;
 use crate::login::console::{self, Refreshed, Session};
 use crate::login::dpop::DpopKey;
 use crate::login::portal::{
@@ -347,6 +348,16 @@ pub async fn renew(
     if session.credentials.expiration > threshold {
         return Renewal::Fresh(Box::new(session));
     }
+    // Sign-In spends the refresh token as it answers: make sure the answer can be saved
+    // (a folder the service may not write, a full disk) before asking, while the token in
+    // the file is still good.
+    if let Err(e) = can_write_beside(path, bytes.len()) {
+        return failed(format!(
+            "cannot write beside {} ({e}), so a refreshed session could not be saved; \
+             nothing was sent. Make the folder writable for ssofresh",
+            path.display()
+        ));
+    }
     match signin.refresh(route, &session, on_retry).await {
         Ok(new) => match console::refreshed(&bytes, &new, Utc::now()) {
             Ok(contents) => Renewal::Ready(Box::new(Ready {
@@ -358,17 +369,60 @@ pub async fn renew(
             Err(problem) => failed(format!("{}: {problem}", path.display())),
         },
         // A refused token may only mean that another refresher (botocore, the CLI) rotated
-        // it first: re-read once before declaring the session over.
-        Err(RefreshError::InvalidGrant { detail }) => match read(path) {
-            Ok((_, now)) if now.refresh_token != session.refresh_token => Renewal::Changed,
-            _ => Renewal::Failed(RefreshError::SessionEnded { detail }),
-        },
-        Err(ended @ RefreshError::SessionEnded { .. }) => match read(path) {
-            Ok((_, now)) if now.refresh_token != session.refresh_token => Renewal::Changed,
-            _ => Renewal::Failed(ended),
-        },
+        // it first: look at the file again before declaring the session over.
+        Err(RefreshError::InvalidGrant { detail }) => {
+            rotated_meanwhile(path, &session.refresh_token, &read)
+                .await
+                .unwrap_or(Renewal::Failed(RefreshError::SessionEnded { detail }))
+        }
+        Err(ended @ RefreshError::SessionEnded { .. }) => {
+            rotated_meanwhile(path, &session.refresh_token, &read)
+                .await
+                .unwrap_or(Renewal::Failed(ended))
+        }
         Err(e) => Renewal::Failed(e),
     }
+}
+
+/// Whether a file of `len` bytes can be written (and synced) in the folder that really holds
+/// `path`, as the write-back will write it: a temp file there, filled, then dropped (it leaves
+/// nothing behind).
+fn can_write_beside(path: &Path, len: usize) -> std::io::Result<()> {
+    let real = std::fs::canonicalize(path)?;
+    let (Some(dir), Some(name)) = (real.parent(), real.file_name()) else {
+        return Err(std::io::Error::other("no folder"));
+    };
+    let mut probe = Scratch::create(dir, &name.to_string_lossy())?;
+    probe.fill(&vec![b' '; len])
+}
+
+/// How many times, [`REREAD_PAUSE`] apart, the file is looked at after a refused refresh
+/// token before the session is declared over: the refresher that won may not have written
+/// its file yet, or be writing it in place (the JS and Rust SDKs do).
+const REREADS: u32 = 3;
+
+/// See [`REREADS`].
+const REREAD_PAUSE: Duration = Duration::from_millis(400);
+
+/// `Some(Changed)` when the file at `path` no longer holds the refresh token `used` (another
+/// refresher saved its own, a new login, `aws logout`), or is being written; `None` when it
+/// still holds it after [`REREADS`] looks.
+async fn rotated_meanwhile(
+    path: &Path,
+    used: &Secret,
+    read: &impl Fn(&Path) -> Result<(Vec<u8>, Session), Renewal>,
+) -> Option<Renewal> {
+    for look in 0..REREADS {
+        if look > 0 {
+            tokio::time::sleep(REREAD_PAUSE).await;
+        }
+        match read(path) {
+            Ok((_, now)) if now.refresh_token == *used => {}
+            // Another token, a file half-written, gone or unreadable: not an end to declare.
+            _ => return Some(Renewal::Changed),
+        }
+    }
+    None
 }
 
 /// The OAuth2 `error` member of a modelled error.

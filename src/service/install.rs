@@ -490,6 +490,11 @@ pub fn install(args: Install) -> anyhow::Result<ExitCode> {
             let logins = cwd.join(&options.paths.login_cache);
             let logins = logins.canonicalize().unwrap_or(logins);
             if !logins.starts_with(home.join(".aws")) && !dirs.contains(&logins) {
+                // Made now, as `aws login` would make it: ReadWritePaths opens only a folder
+                // that exists, and one made later would be read-only to the service.
+                if !dry_run {
+                    fsio::create_private_dir(&logins)?;
+                }
                 dirs.push(logins);
             }
             // The state file's folder, when XDG_STATE_HOME moves it from the unit's
@@ -740,8 +745,8 @@ pub fn uninstall(args: Uninstall) -> anyhow::Result<ExitCode> {
 }
 
 /// `--remove-credentials`: takes out of the credentials file the keys of the sections of the
-/// selected SSO profiles that ssofresh wrote: those the daemon's state file records, while
-/// they still hold the key it wrote; without a state file, those holding session credentials
+/// selected profiles (SSO and `aws login`) that ssofresh wrote: those the daemon's state file
+/// records, while they still hold the key it wrote; without a state file, those holding session credentials
 /// as ssofresh writes them (a session key id, token and expiry). Long-term keys, other keys
 /// and comments stay.
 fn remove_credentials(
@@ -810,7 +815,7 @@ fn remove_credentials(
                 out,
                 &format!(
                     "ssofresh: no record of what ssofresh wrote ({} is missing or unreadable): taking the \
-                     sections of the selected SSO profiles that hold session credentials with \
+                     sections of the selected profiles that hold session credentials with \
                      an expiry, as ssofresh writes them",
                     state_file.display()
                 ),

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::daemon::plan::{self, LoginProblem, Outcome, ProfileView, Selection, State};
 use crate::daemon::run::load_profiles;
-use crate::files::config::LoginId;
+use crate::files::config::{LoginId, LoginKind};
 use crate::files::credfile;
 use crate::files::fsio::{self, Holder};
 use crate::files::paths::{self, Paths};
@@ -167,6 +167,14 @@ fn from_files(
     } else if expires.is_none_or(|at| at <= now) {
         view.state = State::Error;
         view.message = Some(match expires {
+            Some(at) if login.kind() == LoginKind::Console => format!(
+                "the credentials in [{}] expired at {} and no ssofresh daemon renews them; the \
+                 AWS CLI reads them before its own `aws login` session, so remove [{}] or \
+                 start the daemon",
+                target.section,
+                format_local(at),
+                target.section
+            ),
             Some(at) => format!(
                 "the credentials in [{}] expired at {} and no ssofresh daemon renews them",
                 target.section,

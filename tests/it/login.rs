@@ -415,8 +415,7 @@ fn once_session_ended_or_not_permitted() {
         );
         if written && status == 2 {
             assert!(
-                out.stderr.contains("console: written, but")
-                    && !out.stderr.contains("not written"),
+                out.stderr.contains("console: written, but") && !out.stderr.contains("not written"),
                 "the report says it was written, and why the user is needed\n{out}"
             );
         }
@@ -1129,4 +1128,26 @@ fn secrets_stay_out_of_the_trace_log() {
             "{secret:?} in the output\n{shown}"
         );
     }
+}
+
+/// A refreshed session that could not be saved would leave the file with a spent refresh
+/// token (signed out). So the folder is tried first: under a file-size limit (as a full disk)
+/// that leaves room for nothing, `--once` sends nothing to Sign-In, names the session file,
+/// and leaves it as it was, its refresh token still good.
+#[test]
+fn nothing_sent_when_the_refreshed_session_could_not_be_saved() {
+    let (home, portal) = setup();
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+    let path = console::session_path(&login_dir(&home), ARN);
+    let before = fs::read(&path).expect("the session file");
+    let out = run(crate::write_failures::wrapped(
+        command(&home, &portal).arg("--once"),
+        &["prlimit", "--fsize=100:unlimited", "--"],
+    ));
+    assert!(portal.signin_requests().is_empty(), "nothing sent\n{out}");
+    assert_eq!(fs::read(&path).expect("read"), before, "{out}");
+    assert!(
+        out.stderr.contains("nothing was sent") && out.stderr.contains(&path.display().to_string()),
+        "{out}"
+    );
 }

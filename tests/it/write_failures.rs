@@ -17,7 +17,7 @@ use crate::crash::{USER_HEAD, many_profiles_home, stray_temps};
 const NOBODY: u32 = 65534;
 
 /// `cmd` run through `wrapper` (e.g. `prlimit --fsize=1000 --`): same environment and folder.
-fn wrapped(cmd: &Command, wrapper: &[&str]) -> Command {
+pub(crate) fn wrapped(cmd: &Command, wrapper: &[&str]) -> Command {
     let mut out = Command::new(wrapper[0]);
     out.args(&wrapper[1..])
         .arg(cmd.get_program())

@@ -2260,3 +2260,89 @@ fn slow_refresh_holds_a_new_login_briefly() {
     let a = e.decide(now + WRITE_HOLD_MAX);
     assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-NEW".to_owned())]);
 }
+
+/// What Sign-In said of a session the file no longer holds (a new `aws login` landed while
+/// the call was out) is dropped: the new session is not declared over, nobody is notified.
+#[test]
+fn answer_for_a_replaced_session_is_dropped() {
+    let now = t0();
+    let (mut e, s) = console_engine(false, now + mins(3));
+    assert_eq!(session_refresh_of(&e.decide(now)), Some(s.version));
+    e.handle(
+        seen_session(session("ASIA-NEW", now + mins(15), "rt-new")),
+        now,
+    );
+    let a = e.handle(
+        renewed(s.version, Refresh::Rejected("TOKEN_EXPIRED".into())),
+        now,
+    );
+    assert!(notices(&a).is_empty(), "{a:?}");
+    assert!(logs(&a).iter().all(|l| !l.contains("aws login")), "{a:?}");
+    let a = e.decide(now);
+    assert_eq!(put_keys(&a), [("cons".to_owned(), "ASIA-NEW".to_owned())]);
+    e.handle(wrote("[cons]\n"), now);
+    assert_eq!(e.view()[0].state, State::Fresh);
+}
+
+/// A profile added for a session that has ended, or whose file is gone, says so at once
+/// rather than show "renewing" for ever.
+#[test]
+fn profile_added_for_an_ended_session_says_so() {
+    let now = t0();
+    let (mut e, s) = console_engine(false, now + mins(3));
+    e.decide(now);
+    e.handle(
+        renewed(s.version, Refresh::Rejected("TOKEN_EXPIRED".into())),
+        now,
+    );
+    let mut more = console_config();
+    let mut second = more.console[0].clone();
+    second.name = "cons2".into();
+    more.console.push(second);
+    e.handle(Event::Config(Ok(more)), now);
+    let view = e.view();
+    assert_eq!(view.len(), 2);
+    assert!(
+        view.iter().all(|v| v.state == State::NeedsLogin),
+        "{view:?}"
+    );
+    assert_eq!(
+        view[1].fix.as_deref(),
+        Some("aws login --profile cons2"),
+        "{view:?}"
+    );
+}
+
+/// One of two profiles on one session taken out of the config: its section is taken back
+/// (nothing renews it), the other's stays.
+#[test]
+fn one_of_two_session_profiles_removed_takes_its_section_back() {
+    let now = t0();
+    let mut two = console_config();
+    let mut second = two.console[0].clone();
+    second.name = "cons2".into();
+    two.console.push(second);
+    let mut e = Engine::new(settings(false), 7);
+    e.handle(Event::Config(Ok(two)), now);
+    e.handle(seen_session(session("ASIA-1", now + mins(15), "rt-1")), now);
+    let a = e.decide(now);
+    assert_eq!(put_keys(&a).len(), 2);
+    e.handle(wrote("[cons]\n[cons2]\n"), now);
+    e.handle(Event::Config(Ok(console_config())), now);
+    let a = e.decide(now);
+    assert_eq!(writes(&a), [(vec![], vec!["cons2".into()])], "{a:?}");
+}
+
+/// `--once`: a refresh that finds the file unchanged but not refreshable by it (Changed)
+/// ends the pass rather than wait for ever.
+#[test]
+fn once_settles_after_an_unchanged_session() {
+    let now = t0();
+    let (mut e, s) = console_engine(true, now - mins(1));
+    assert_eq!(session_refresh_of(&e.decide(now)), Some(s.version));
+    e.handle(renewed(s.version, Refresh::Changed), now);
+    e.handle(seen_session(s), now);
+    let a = e.decide(now);
+    assert_eq!(session_refresh_of(&a), None, "one attempt: {a:?}");
+    assert!(e.settled(), "{:?}", e.outcomes());
+}
