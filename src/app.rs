@@ -48,7 +48,19 @@ fn run(args: &Args) -> anyhow::Result<u8> {
         .context("cannot start the async runtime")?;
     prepare_writes(&options);
     if args.once {
-        let report = runtime.block_on(daemon::run(&options, Mode::Once))?;
+        // Ctrl-C during an `aws login` session's refresh waits for its answer to be saved:
+        // Sign-In has spent the refresh token the file holds.
+        let signals = forward_signals()?;
+        let once = Mode::Once {
+            signals: Some(signals),
+        };
+        let report = match runtime.block_on(daemon::run(&options, once)) {
+            Err(Fatal::Interrupted) => {
+                eprintln!("ssofresh: {}", Fatal::Interrupted);
+                return Ok(130);
+            }
+            other => other?,
+        };
         print_report(&report, &options);
         return Ok(report.exit_status());
     }
@@ -71,11 +83,12 @@ fn run(args: &Args) -> anyhow::Result<u8> {
 }
 
 /// Removes the temp files (copies of secrets) that ssofresh processes killed mid-write left
-/// beside the credentials file and in the SSO token cache, and makes a file-size limit
+/// beside the credentials file and in the SSO and `aws login` caches, and makes a file-size limit
 /// (`RLIMIT_FSIZE`) a write error instead of death by SIGXFSZ.
 fn prepare_writes(options: &Options) {
     let removed = fsio::sweep_beside(&options.paths.credentials)
-        + crate::files::scratch::sweep(&options.paths.sso_cache);
+        + crate::files::scratch::sweep(&options.paths.sso_cache)
+        + crate::files::scratch::sweep(&options.paths.login_cache);
     if removed > 0 {
         tracing::info!("removed {removed} temporary file(s) a stopped ssofresh left behind");
     }

@@ -63,8 +63,11 @@ pub enum Signal {
 /// How the loop runs.
 #[derive(Debug)]
 pub enum Mode {
-    /// One attempt per profile, then stop.
-    Once,
+    /// One attempt per profile, then stop; SIGTERM or SIGINT (`signals`) ends it early, once
+    /// an `aws login` session's refresh that is out has answered and been saved.
+    Once {
+        signals: Option<mpsc::Receiver<Signal>>,
+    },
     /// Keep running until told to stop.
     Daemon {
         /// SIGTERM, SIGINT, SIGHUP as they arrive.
@@ -104,7 +107,7 @@ pub trait Hooks: std::fmt::Debug {
 /// Runs the loop. Under `--once` it returns the report of the pass; as a daemon it returns
 /// when told to stop, with the outcomes as they stand.
 pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
-    let once = matches!(mode, Mode::Once);
+    let once = matches!(mode, Mode::Once { .. });
     let paths = &options.paths;
     let settings = Settings {
         refresh_margin: chrono::TimeDelta::from_std(options.refresh_margin)
@@ -131,7 +134,8 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
         unsaved: HashMap::new(),
     };
 
-    if once {
+    if let Mode::Once { signals } = mode {
+        let mut signals = signals;
         let profiles = run::load_profiles(&paths.config, paths.config_named)?;
         if profiles.is_empty() && options.selection.selectors.is_empty() {
             return Ok(Report {
@@ -146,10 +150,17 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
             if shell.engine.settled() {
                 return Ok(shell.report());
             }
-            let Some(done) = shell.events.1.recv().await else {
-                return Ok(shell.report());
-            };
-            shell.task_done(done)?;
+            tokio::select! {
+                done = shell.events.1.recv() => match done {
+                    Some(done) => shell.task_done(done)?,
+                    None => return Ok(shell.report()),
+                },
+                Some(Signal::Stop) = next_signal(signals.as_mut()) => {
+                    shell.finish_refreshes().await?;
+                    shell.retry_unsaved()?;
+                    return Err(Fatal::Interrupted);
+                }
+            }
         }
     }
 
@@ -260,6 +271,14 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                 shell.scan_logins()?;
             }
         }
+    }
+}
+
+/// The next signal, if there is a receiver (never returns without one).
+async fn next_signal(signals: Option<&mut mpsc::Receiver<Signal>>) -> Option<Signal> {
+    match signals {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

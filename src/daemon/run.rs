@@ -75,6 +75,11 @@ pub struct Notify {
 /// A failure that stops the pass: nothing can be written.
 #[derive(Debug, thiserror::Error)]
 pub enum Fatal {
+    /// `--once` was told to stop (SIGTERM, SIGINT) before it was done.
+    #[error(
+        "stopped by a signal before the pass was done; files are as they were or fully written"
+    )]
+    Interrupted,
     /// The config file cannot be read.
     #[error(transparent)]
     Fs(#[from] FsError),

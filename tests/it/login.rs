@@ -1151,3 +1151,41 @@ fn nothing_sent_when_the_refreshed_session_could_not_be_saved() {
         "{out}"
     );
 }
+
+/// Ctrl-C (SIGINT) during `--once`'s refresh (Sign-In answers 2 s later): it waits for the
+/// answer and saves the rotated refresh token before it exits (130), so the session file is
+/// never left with the spent one; botocore carries on from it.
+#[test]
+fn once_interrupted_during_a_refresh_saves_the_rotated_token() {
+    let (home, portal) = setup();
+    portal.set_signin_expires_in(120);
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+    portal.script_signin([Reply::Ok.after(Duration::from_secs(2))]);
+    let mut cmd = command(&home, &portal);
+    cmd.arg("--once");
+    let run = Daemon::spawn(cmd);
+    run.wait_for("the call", SOON, || portal.signin_requests().len() == 1);
+    let out = run.stop_with("INT");
+    out.assert_status(130);
+    let issued = one_refresh(&portal);
+    let file = console::read(&session_path(&home)).expect("session");
+    assert_eq!(
+        file.refresh_token.expose(),
+        issued.refresh_token,
+        "saved\n{out}"
+    );
+    assert_cli_carries_on(&home, &portal, &issued.refresh_token);
+}
+
+/// A temp file a killed ssofresh left in the `aws login` cache (a named one: file systems
+/// without `O_TMPFILE`) holds a refresh token and a key: the next run removes it.
+#[test]
+fn stray_temp_in_the_login_cache_is_swept() {
+    let (home, portal) = setup();
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(14));
+    let name = format!(".{}.ssofresh-999999-0badcafe.tmp", console::file_name(ARN));
+    let stray = login_dir(&home).join(&name);
+    fs::write(&stray, "a copy of a session").expect("stray temp");
+    once(&home, &portal).assert_success();
+    assert!(!stray.exists(), "{name} swept");
+}
