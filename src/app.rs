@@ -226,6 +226,9 @@ fn print_report(report: &Report, options: &Options) {
     {
         eprintln!("ssofresh: {name}: written, but {}", outcome.message());
     }
+    for line in &report.lost_sessions {
+        eprintln!("ssofresh: {line}");
+    }
     let failed: Vec<_> = report
         .outcomes
         .iter()

@@ -366,6 +366,8 @@ struct LoginState {
     seen: Option<Seen>,
     /// The version the portal answered 401 to: nothing is sent until the file changes.
     rejected: Option<u64>,
+    /// What Sign-In said when it declared the session `rejected` over.
+    ended: Option<String>,
     /// Transient failures in a row, and when to try again.
     failures: u32,
     not_before: Option<DateTime<Utc>>,
@@ -391,6 +393,7 @@ impl LoginState {
         Self {
             seen: None,
             rejected: None,
+            ended: None,
             failures: 0,
             not_before: None,
             refresh: RefreshState::default(),
@@ -850,47 +853,23 @@ impl Engine {
             .retain(|l, state| used.contains(l) || !state.written.is_empty());
         self.config_loaded = true;
         // A profile new in the config, of a login that cannot be used, says so like the others.
-        let problems: Vec<(LoginId, Option<LoginProblem>)> = self
+        let problems: Vec<(LoginId, LoginProblem)> = self
             .logins
             .iter()
             .filter_map(|(id, l)| match &l.seen {
-                Some(Seen::Missing) => Some((id.clone(), Some(LoginProblem::Missing))),
+                Some(Seen::Missing) => Some((id.clone(), LoginProblem::Missing)),
                 Some(Seen::Unusable(why)) => {
-                    Some((id.clone(), Some(LoginProblem::Unusable(why.clone()))))
+                    Some((id.clone(), LoginProblem::Unusable(why.clone())))
                 }
-                Some(Seen::Session(s)) if l.rejected == Some(s.version) => Some((id.clone(), None)),
+                Some(Seen::Session(s)) if l.rejected == Some(s.version) => Some((
+                    id.clone(),
+                    LoginProblem::Ended(l.ended.clone().unwrap_or_default()),
+                )),
                 _ => None,
             })
             .collect();
         for (login, problem) in problems {
-            match problem {
-                Some(problem) => self.set_login_outcome(&login, problem, out),
-                // An ended session: its other profiles' outcome says how it ended.
-                None => {
-                    let said = self
-                        .profiles
-                        .values()
-                        .filter(|p| p.target.login == login)
-                        .find_map(|p| match &p.outcome {
-                            Some(o @ Outcome::NeedsLogin { .. }) => Some(o.clone()),
-                            _ => None,
-                        });
-                    for p in self
-                        .profiles
-                        .values_mut()
-                        .filter(|p| p.target.login == login && p.outcome.is_none())
-                    {
-                        p.outcome = said.clone().map(|o| match o {
-                            Outcome::NeedsLogin { login, why, .. } => Outcome::NeedsLogin {
-                                command: login.login_command(p.target.name()),
-                                login,
-                                why,
-                            },
-                            other => other,
-                        });
-                    }
-                }
-            }
+            self.set_login_outcome(&login, problem, out);
         }
     }
 
@@ -1817,6 +1796,7 @@ impl Engine {
             }
             Refresh::Rejected(detail) => {
                 l.rejected = Some(from);
+                l.ended = Some(detail.clone());
                 Outcome::NeedsLogin {
                     login: login.clone(),
                     command: login.login_command(&first),

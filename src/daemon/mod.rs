@@ -47,8 +47,9 @@ pub const RESCAN: Duration = Duration::from_secs(60);
 pub const DEBOUNCE: Duration = Duration::from_millis(25);
 
 /// The longest a stop waits for an `aws login` session's refresh that is out (an answer
-/// takes well under a second; one attempt may take `--timeout`): within the service
-/// managers' stop timeouts (20 s in the unit, launchd's default 20 s).
+/// takes well under a second; the attempt under way may take `--timeout`, at most
+/// [`signin::MAX_ATTEMPT`], and no new one starts): within the service managers' stop
+/// timeouts (20 s in the unit, launchd's default 20 s).
 pub const STOP_PATIENCE: Duration = Duration::from_secs(15);
 
 /// What the process is told from outside.
@@ -132,6 +133,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
         hooks: None,
         published: None,
         unsaved: HashMap::new(),
+        stopping: Arc::default(),
     };
 
     if let Mode::Once { signals } = mode {
@@ -148,6 +150,7 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
         loop {
             shell.step()?;
             if shell.engine.settled() {
+                shell.retry_unsaved()?;
                 return Ok(shell.report());
             }
             tokio::select! {
@@ -155,9 +158,13 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                     Some(done) => shell.task_done(done)?,
                     None => return Ok(shell.report()),
                 },
-                Some(Signal::Stop) = next_signal(signals.as_mut()) => {
+                // SIGHUP too: a terminal gone away.
+                Some(_) = next_signal(signals.as_mut()) => {
                     shell.finish_refreshes().await?;
                     shell.retry_unsaved()?;
+                    for line in shell.lost_sessions() {
+                        eprintln!("ssofresh: {line}");
+                    }
                     return Err(Fatal::Interrupted);
                 }
             }
@@ -253,6 +260,9 @@ pub async fn run(options: &Options, mode: Mode) -> Result<Report, Fatal> {
                     info!("stopping");
                     shell.finish_refreshes().await?;
                     shell.retry_unsaved()?;
+                    for line in shell.lost_sessions() {
+                        error!("{line}");
+                    }
                     shell.flush()?;
                     if let Some(hooks) = shell.hooks.as_mut() {
                         hooks.stopping();
@@ -331,6 +341,8 @@ struct Shell<'a> {
     published: Option<Published>,
     /// Refreshed sessions whose files could not be written: `(version refreshed, content)`.
     unsaved: HashMap<LoginId, (u64, Box<signin::Ready>)>,
+    /// Set at a stop: a session's refresh that is out makes no new attempt.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Shell<'_> {
@@ -417,10 +429,14 @@ impl Shell<'_> {
         let result = match run::write_renewed(&ready) {
             Ok(result) => result,
             Err(e) => {
-                let detail = format!(
-                    "{e}; the refreshed session is kept in memory and written as soon as it \
-                     can be (until then the AWS CLI's copy holds a spent refresh token)"
-                );
+                let detail = if self.once {
+                    e.to_string()
+                } else {
+                    format!(
+                        "{e}; the refreshed session is kept in memory and written as soon as \
+                         it can be (until then the AWS CLI's copy holds a spent refresh token)"
+                    )
+                };
                 self.unsaved.insert(login.clone(), (from, ready));
                 Refresh::Failed(detail)
             }
@@ -430,6 +446,21 @@ impl Shell<'_> {
             from,
             result,
         })
+    }
+
+    /// What is lost with the refreshed sessions still not written when the process ends: one
+    /// line each, naming the file and what to do.
+    fn lost_sessions(&self) -> Vec<String> {
+        self.unsaved
+            .iter()
+            .map(|(login, (_, ready))| {
+                format!(
+                    "the refreshed {login} could not be saved to {}, which now holds a spent \
+                     refresh token: make the file writable, then run `aws login`",
+                    ready.path.display()
+                )
+            })
+            .collect()
     }
 
     /// Tries again to write the refreshed sessions whose files could not be written.
@@ -478,13 +509,34 @@ impl Shell<'_> {
     /// every answer, and a file left with the spent one would sign the user out. (An SSO
     /// token's refresh that is out is dropped: the token in the file stays valid.)
     async fn finish_refreshes(&mut self) -> Result<(), Fatal> {
-        // The attempt under way, to its end (a retry after it would come too late anyway).
-        let patience = (self.options.policy.timeout + Duration::from_secs(2)).min(STOP_PATIENCE);
+        // The attempt under way, to its end (its guard adds 1 s, a refused token's re-reads
+        // 0.8 s); no new attempt starts.
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if !self.engine.sessions_refreshing() {
+            return Ok(());
+        }
+        let attempt = self.options.policy.timeout.min(signin::MAX_ATTEMPT);
+        let patience = (attempt + Duration::from_secs(3)).min(STOP_PATIENCE);
+        if self.once {
+            eprintln!(
+                "ssofresh: waiting up to {} s for AWS Sign-In's answer, to save the refreshed session",
+                patience.as_secs()
+            );
+        }
         let deadline = tokio::time::Instant::now() + patience;
         while self.engine.sessions_refreshing() {
             match tokio::time::timeout_at(deadline, self.events.1.recv()).await {
                 Ok(Some(done)) => self.task_done(done)?,
-                Ok(None) | Err(_) => break,
+                Ok(None) | Err(_) => {
+                    error!(
+                        "AWS Sign-In did not answer within {} s; if it refreshed the session \
+                         meanwhile, its file keeps a spent refresh token and `aws login` is \
+                         needed again",
+                        patience.as_secs()
+                    );
+                    break;
+                }
             }
         }
         Ok(())
@@ -563,6 +615,7 @@ impl Shell<'_> {
                     engine::session_lead(self.engine_margin()),
                     &self.options.signin_endpoint,
                     self.options.policy,
+                    &self.stopping,
                     &self.events.0,
                 ),
                 Action::Refresh {
@@ -653,6 +706,7 @@ impl Shell<'_> {
             outcomes: self.engine.outcomes(),
             no_sso_profiles: false,
             tightened_from: self.tightened_from,
+            lost_sessions: self.lost_sessions(),
             sessions_left: self.engine.session_sections(),
         }
     }

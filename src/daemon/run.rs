@@ -123,12 +123,18 @@ pub struct Report {
     /// renews them after `--once`, and the AWS CLI reads them before the session itself.
     /// `(profile, section, end)`.
     pub sessions_left: Vec<(String, String, chrono::DateTime<Utc>)>,
+    /// Refreshed `aws login` sessions that could not be saved, each said as one line.
+    pub lost_sessions: Vec<String>,
 }
 
 impl Report {
     /// The exit status of `--once`.
     pub fn exit_status(&self) -> u8 {
-        plan::exit_status(&self.outcomes)
+        if self.lost_sessions.is_empty() {
+            plan::exit_status(&self.outcomes)
+        } else {
+            2
+        }
     }
 }
 
@@ -598,8 +604,10 @@ pub fn spawn_renew(
     lead: chrono::TimeDelta,
     endpoint: &Endpoint,
     policy: CallPolicy,
+    stopping: &Arc<std::sync::atomic::AtomicBool>,
     events: &mpsc::UnboundedSender<TaskDone>,
 ) {
+    let stopping = Arc::clone(stopping);
     let LoginId::Console(arn) = &login else {
         return;
     };
@@ -630,7 +638,7 @@ pub fn spawn_renew(
         };
         drop(session);
         let route = Route { region, ..route };
-        let signin = SignIn::new([route.clone()], &endpoint, policy);
+        let signin = SignIn::new([route.clone()], &endpoint, policy).stop_on(stopping);
         let threshold = Utc::now() + lead;
         let renewal = signin::renew(
             &signin,

@@ -234,8 +234,12 @@ pub fn write_if_unchanged(
     contents: &[u8],
     used: &Secret,
 ) -> Result<bool, fsio::FsError> {
-    let Ok(now) = std::fs::read(path) else {
-        return Ok(false);
+    let now = match std::fs::read(path) {
+        Ok(now) => now,
+        // Gone (`aws logout`): nothing to write over.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        // Unreadable now: not a change of hands; the caller keeps the content and tries again.
+        Err(e) => return Err(fsio::FsError::unchanged("cannot write", path, e)),
     };
     if !parse(&now).is_ok_and(|s| s.refresh_token == *used) {
         return Ok(false);

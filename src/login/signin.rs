@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_signin::error::{ProvideErrorMetadata, SdkError};
@@ -159,7 +160,14 @@ pub fn region(
 pub struct SignIn {
     clients: HashMap<Route, Result<aws_sdk_signin::Client, String>>,
     policy: CallPolicy,
+    /// Set when the process is stopping: no new attempt after the one under way.
+    stopping: Option<Arc<AtomicBool>>,
 }
+
+/// The longest one Sign-In attempt may take, whatever `--timeout` says: a stop waits for the
+/// attempt under way (its answer carries the rotated refresh token), within the service
+/// managers' stop timeouts (20 s).
+pub const MAX_ATTEMPT: Duration = Duration::from_secs(12);
 
 const NO_ANSWER: &str = "no answer within the timeout";
 
@@ -171,9 +179,23 @@ impl SignIn {
         endpoint: &Endpoint,
         policy: CallPolicy,
     ) -> Self {
+        let policy = CallPolicy {
+            timeout: policy.timeout.min(MAX_ATTEMPT),
+            ..policy
+        };
         let timeouts = timeouts(&policy);
         let clients = clients_per_route!(aws_sdk_signin, routes, endpoint, timeouts);
-        Self { clients, policy }
+        Self {
+            clients,
+            policy,
+            stopping: None,
+        }
+    }
+
+    /// Makes no new attempt once `stopping` is set.
+    pub fn stop_on(mut self, stopping: Arc<AtomicBool>) -> Self {
+        self.stopping = Some(stopping);
+        self
     }
 
     /// One refresh of `session` (as just re-read from its file) through `route`, retried on
@@ -202,7 +224,14 @@ impl SignIn {
         let mut attempt = 1;
         loop {
             match self.attempt(client, route, session, &key).await {
-                Err(e) if e.is_transient() && attempt < self.policy.attempts => {
+                Err(e)
+                    if e.is_transient()
+                        && attempt < self.policy.attempts
+                        && !self
+                            .stopping
+                            .as_ref()
+                            .is_some_and(|s| s.load(Ordering::SeqCst)) =>
+                {
                     let delay = backoff(self.policy.backoff, attempt);
                     on_retry(attempt, &e, delay);
                     tokio::time::sleep(delay).await;
@@ -393,7 +422,8 @@ fn can_write_beside(path: &Path, len: usize) -> std::io::Result<()> {
         return Err(std::io::Error::other("no folder"));
     };
     let mut probe = Scratch::create(dir, &name.to_string_lossy())?;
-    probe.fill(&vec![b' '; len])
+    // The answer's content can be a little longer than the file's.
+    probe.fill(&vec![b' '; len + 4096])
 }
 
 /// How many times, [`REREAD_PAUSE`] apart, the file is looked at after a refused refresh

@@ -2346,3 +2346,28 @@ fn once_settles_after_an_unchanged_session() {
     assert_eq!(session_refresh_of(&a), None, "one attempt: {a:?}");
     assert!(e.settled(), "{:?}", e.outcomes());
 }
+
+/// The only profile of an ended session changed in the config (a new section): rebuilt, it
+/// still says the session has ended, and how, rather than "renewing" for ever.
+#[test]
+fn changed_profile_of_an_ended_session_says_so() {
+    let now = t0();
+    let (mut e, s) = console_engine(false, now + mins(3));
+    e.decide(now);
+    e.handle(
+        renewed(s.version, Refresh::Rejected("TOKEN_EXPIRED".into())),
+        now,
+    );
+    let mut changed = console_config();
+    changed.console[0].region = Some("us-west-2".into());
+    e.handle(Event::Config(Ok(changed)), now);
+    let view = e.view();
+    assert_eq!(view[0].state, State::NeedsLogin, "{view:?}");
+    assert!(
+        view[0]
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("TOKEN_EXPIRED")),
+        "{view:?}"
+    );
+}
