@@ -19,7 +19,7 @@ use aws_sdk_ssooidc::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssooidc::operation::create_token::CreateTokenError;
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 
-use crate::login::portal::{CallError, CallPolicy, Endpoint, Route};
+use crate::login::portal::{CallError, CallPolicy, Endpoint, Route, client_for};
 use crate::login::token::RefreshGrant;
 use crate::secret::{Secret, scrub};
 use crate::time::format_time;
@@ -305,15 +305,8 @@ impl Oidc {
         grant: &RefreshGrant,
         now: DateTime<Utc>,
     ) -> Result<NewToken, RefreshError> {
-        let client = match self.clients.get(route) {
-            Some(Ok(client)) => client,
-            Some(Err(e)) => return Err(RefreshError::Failed { detail: e.clone() }),
-            None => {
-                return Err(RefreshError::Failed {
-                    detail: format!("no client for region {}", route.region),
-                });
-            }
-        };
+        let client =
+            client_for(&self.clients, route).map_err(|detail| RefreshError::Failed { detail })?;
         if grant.registration_expires_at <= now {
             return Err(RefreshError::InvalidClient {
                 detail: format!(

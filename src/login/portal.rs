@@ -335,6 +335,19 @@ impl Endpoint {
     }
 }
 
+/// The client built for `route` by [`clients_per_route!`], or what every call on it fails
+/// with (a CA bundle that cannot be used, a route never built).
+pub fn client_for<'a, C>(
+    clients: &'a HashMap<Route, Result<C, String>>,
+    route: &Route,
+) -> Result<&'a C, String> {
+    match clients.get(route) {
+        Some(Ok(client)) => Ok(client),
+        Some(Err(e)) => Err(e.clone()),
+        None => Err(format!("no client for region {}", route.region)),
+    }
+}
+
 /// One client of an AWS SDK crate (`aws_sdk_sso`, `aws_sdk_ssooidc`) per distinct route, all
 /// alike: the route's region and CA bundle, the shared HTTP client (proxies, TLS), the given
 /// timeouts, the endpoint override, and the SDK's own retries off (ssofresh decides retries).
@@ -421,15 +434,8 @@ impl Portal {
         token: &Secret,
         mut on_retry: impl FnMut(u32, &CallError, Duration),
     ) -> Result<RoleCredentials, CallError> {
-        let client = match self.clients.get(route) {
-            Some(Ok(client)) => client,
-            Some(Err(e)) => return Err(CallError::Failed { detail: e.clone() }),
-            None => {
-                return Err(CallError::Failed {
-                    detail: format!("no client for region {}", route.region),
-                });
-            }
-        };
+        let client =
+            client_for(&self.clients, route).map_err(|detail| CallError::Failed { detail })?;
         let stalls = self.stalls.get(route);
         let stalled =
             || stalls.is_some_and(|s| s.load(Ordering::SeqCst) >= STALLS_BEFORE_GIVING_UP);

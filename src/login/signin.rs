@@ -26,8 +26,8 @@ use crate::files::scratch::Scratch;
 use crate::login::console::{self, Refreshed, Session};
 use crate::login::dpop::DpopKey;
 use crate::login::portal::{
-    CallPolicy, Endpoint, Route, backoff, clients_per_route, no_such_host, root_cause, timeouts,
-    untrusted_certificate,
+    CallPolicy, Endpoint, Route, backoff, client_for, clients_per_route, no_such_host, root_cause,
+    timeouts, untrusted_certificate,
 };
 use crate::login::token::Problem;
 use crate::secret::{Secret, scrub};
@@ -207,15 +207,8 @@ impl SignIn {
         session: &Session,
         mut on_retry: impl FnMut(u32, &RefreshError, Duration),
     ) -> Result<Refreshed, RefreshError> {
-        let client = match self.clients.get(route) {
-            Some(Ok(client)) => client,
-            Some(Err(e)) => return Err(RefreshError::Failed { detail: e.clone() }),
-            None => {
-                return Err(RefreshError::Failed {
-                    detail: format!("no client for region {}", route.region),
-                });
-            }
-        };
+        let client =
+            client_for(&self.clients, route).map_err(|detail| RefreshError::Failed { detail })?;
         let key =
             DpopKey::from_pem(session.dpop_key.expose()).map_err(|e| RefreshError::Failed {
                 detail: format!("{e} in the cached session; run `aws login` again"),

@@ -203,6 +203,13 @@ fn one_refresh(portal: &Portal) -> SignInRefresh {
     issued[0].clone()
 }
 
+/// The session file holds refresh token `token` (`why` says what that shows).
+#[track_caller]
+fn assert_session_token(home: &TestHome, token: &str, why: &str) {
+    let file = console::read(&session_path(home)).expect("the session file parses");
+    assert_eq!(file.refresh_token.expose(), token, "{why}");
+}
+
 /// botocore's own chain (as the AWS CLI) for `console`, with this HOME's config, login cache
 /// and credentials file: it must resolve through the login provider, refreshing through the
 /// stand-in once more from the token `after` (the rotated one ssofresh saved).
@@ -537,8 +544,7 @@ fn long_term_keys_in_the_section_survive() {
         d.log().contains("not written to [console]")
     });
     let issued = one_refresh(&portal);
-    let file = console::read(&session_path(&home)).expect("session");
-    assert_eq!(file.refresh_token.expose(), issued.refresh_token);
+    assert_session_token(&home, &issued.refresh_token, "rotated");
     d.stays_up(WINDOW);
     let out = d.stop();
     out.assert_success();
@@ -565,8 +571,7 @@ fn daemon_refreshes_then_hands_back_on_stop() {
                 .is_some_and(|r| holds_key(&text, &r.access_key_id))
     });
     let issued = one_refresh(&portal);
-    let file = console::read(&session_path(&home)).expect("session");
-    assert_eq!(file.refresh_token.expose(), issued.refresh_token, "rotated");
+    assert_session_token(&home, &issued.refresh_token, "rotated");
     assert_readers_see(
         &home,
         &issued.access_key_id,
@@ -628,12 +633,7 @@ fn daemon_and_botocore_refresh_one_session() {
         "no call after the refusal"
     );
     assert_eq!(portal.signin_refreshes().len(), 1);
-    let file = console::read(&session_path(&home)).expect("session");
-    assert_eq!(
-        file.refresh_token.expose(),
-        issued.refresh_token,
-        "botocore's token kept"
-    );
+    assert_session_token(&home, &issued.refresh_token, "botocore's token kept");
     let log = d.log();
     assert!(
         !log.contains("aws login --profile"),
@@ -669,12 +669,7 @@ fn stop_during_a_refresh_saves_the_rotated_token() {
     let out = d.stop();
     out.assert_success();
     let issued = one_refresh(&portal);
-    let file = console::read(&session_path(&home)).expect("session");
-    assert_eq!(
-        file.refresh_token.expose(),
-        issued.refresh_token,
-        "saved\n{out}"
-    );
+    assert_session_token(&home, &issued.refresh_token, &format!("saved\n{out}"));
     let text = credentials(&home);
     assert!(!has_section(&text, CONSOLE), "{text}\n{out}");
     assert!(text.starts_with(MINE), "{text}");
@@ -788,12 +783,7 @@ fn refresh_races_sign_nobody_out() {
         });
         let issued = portal.signin_refreshes();
         let live = &issued.last().expect("a refresh").refresh_token;
-        let file = console::read(&session_path(&home)).expect("session");
-        assert_eq!(
-            file.refresh_token.expose(),
-            live,
-            "delay {delay}s: the live token"
-        );
+        assert_session_token(&home, live, &format!("delay {delay}s: the live token"));
         assert_eq!(portal.proof_failures(), Vec::<String>::new());
         let log = d.log();
         assert!(
@@ -835,12 +825,7 @@ fn daemon_keeps_renewing() {
             issued.old_refresh_token, used,
             "renewal {n} from the last token"
         );
-        let file = console::read(&session_path(&home)).expect("session");
-        assert_eq!(
-            file.refresh_token.expose(),
-            issued.refresh_token,
-            "renewal {n}"
-        );
+        assert_session_token(&home, &issued.refresh_token, &format!("renewal {n}"));
         assert_readers_see(
             &home,
             &issued.access_key_id,
@@ -1168,12 +1153,7 @@ fn once_interrupted_during_a_refresh_saves_the_rotated_token() {
     let out = run.stop_with("INT");
     out.assert_status(130);
     let issued = one_refresh(&portal);
-    let file = console::read(&session_path(&home)).expect("session");
-    assert_eq!(
-        file.refresh_token.expose(),
-        issued.refresh_token,
-        "saved\n{out}"
-    );
+    assert_session_token(&home, &issued.refresh_token, &format!("saved\n{out}"));
     assert_cli_carries_on(&home, &portal, &issued.refresh_token);
 }
 
