@@ -335,7 +335,7 @@ impl Endpoint {
     }
 }
 
-/// The client built for `route` by [`clients_per_route!`], or what every call on it fails
+/// The client built for `route` by `clients_per_route!`, or what every call on it fails
 /// with (a CA bundle that cannot be used, a route never built).
 pub fn client_for<'a, C>(
     clients: &'a HashMap<Route, Result<C, String>>,
