@@ -1169,3 +1169,23 @@ fn stray_temp_in_the_login_cache_is_swept() {
     once(&home, &portal).assert_success();
     assert!(!stray.exists(), "{name} swept");
 }
+
+/// One write per run across both kinds: `--once` with an SSO profile and an `aws login`
+/// session due for a refresh that Sign-In answers a second late replaces the credentials file
+/// exactly once (counted as the kernel reports it), with both sections in it.
+#[test]
+fn once_writes_both_kinds_in_one_write() {
+    let (home, portal) = setup();
+    aws_login(&home, &portal, FIRST_TOKEN, true, TimeDelta::minutes(3));
+    portal.script_signin([Reply::Ok.after(Duration::from_secs(1))]);
+    let replaced = crate::common::renames::Replacements::watch(&home.credentials_path());
+    let out = once(&home, &portal);
+    out.assert_success();
+    assert_eq!(replaced.settled(), 1, "one write\n{out}");
+    let issued = one_refresh(&portal);
+    let text = credentials(&home);
+    assert!(
+        has_section(&text, "dev") && holds_key(&text, &issued.access_key_id),
+        "{text}"
+    );
+}
